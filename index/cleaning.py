@@ -1,0 +1,110 @@
+"""Turn scraped article text into clean paragraphs: boilerplate, placeholders and tags removed.
+
+Every paragraph kept is a stretch of the original text (trimmed at its ends only), so every
+sentence later quoted from it can be found verbatim in the article.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Lines that are site furniture, not reporting.
+_BOILERPLATE_LINES = {
+    "no time to read?",
+    "get a summary",
+    "share this article",
+    "share",
+    "advertisement",
+    "read more",
+    "related articles",
+    "subscribe",
+}
+# Navigation markers: the marker and the headline after it belong to other stories.
+_NAVIGATION_LINES = {"previous article", "next article", "previous post", "next post",
+                     "read next", "up next"}
+_PLACEHOLDER = re.compile(r"\{[A-Z][A-Z0-9_]*\}")
+_CITATION_TAG = re.compile(r"\s*\((?:Citation|Source|Sources):[^)]*\)")
+# "BRUSSELS, Belgium. ", "KYIV (Reuters) - ", "WASHINGTON — "
+_DATELINE = re.compile(
+    r"^(?P<place>[A-Z][A-Z'.\- ]{2,}(?:,\s*[A-Z][A-Za-z'.\- ]+)?)\s*(?:\([^)]{1,40}\))?"
+    r"\s*(?:\.|—|–|-{1,2})\s+(?=[A-Z“\"‘'])"
+)
+_TERMINAL = tuple(".!?…:;,\"”’)]")
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    text: str
+    heading: bool = False
+
+
+@dataclass(frozen=True)
+class CleanText:
+    paragraphs: list[Paragraph]
+    title: str | None  # a headline found at the top of the text
+    dateline: str | None
+
+
+def is_heading_like(line: str) -> bool:
+    """A short line with no closing punctuation: a headline or a section heading."""
+    words = line.split()
+    return (
+        0 < len(words) <= 16
+        and not line.endswith(_TERMINAL)
+        and (line[0].isupper() or line[0].isdigit() or line[0] in "“\"'")
+    )
+
+
+def _strip_markdown_heading(line: str) -> tuple[str, bool]:
+    m = re.match(r"^#{1,6}\s+(.*?)\s*#*\s*$", line)
+    return (m.group(1), True) if m else (line, False)
+
+
+def clean_text(raw: str, *, markdown: bool = False) -> CleanText:
+    """Split into paragraphs (one per non-empty line) and drop what is not the article."""
+    lines = [line.strip() for line in raw.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    kept: list[Paragraph] = []
+    skip_next_headline = False
+    for line in lines:
+        if not line:
+            continue
+        lowered = line.lower().rstrip(":")
+        if lowered in _NAVIGATION_LINES:
+            skip_next_headline = True
+            continue
+        if skip_next_headline:
+            skip_next_headline = False
+            if is_heading_like(_PLACEHOLDER.sub("", line).strip() or "X"):
+                continue  # the linked headline of another story
+        if lowered in _BOILERPLATE_LINES:
+            continue
+        heading = False
+        if markdown:
+            line, heading = _strip_markdown_heading(line)
+        line = _CITATION_TAG.sub("", _PLACEHOLDER.sub("", line)).strip()
+        if not line or not any(ch.isalnum() for ch in line):
+            continue
+        kept.append(Paragraph(line, heading or is_heading_like(line)))
+
+    title = None
+    if kept and kept[0].heading and len(kept) > 1:
+        title = kept.pop(0).text
+    dateline = None
+    for i, para in enumerate(kept):
+        if para.heading:
+            continue
+        m = _DATELINE.match(para.text)
+        if m:
+            dateline = m.group("place").strip()
+            kept[i] = Paragraph(para.text[m.end():].strip())
+        break
+    return CleanText(kept, title, dateline)
+
+
+def derive_title(first_sentence: str, max_words: int = 12) -> str:
+    """A title for an article that has none: the start of its first sentence."""
+    words = first_sentence.split()
+    if len(words) <= max_words:
+        return first_sentence.rstrip(".")
+    return " ".join(words[:max_words]).rstrip(",;:") + " …"

@@ -1,0 +1,39 @@
+"""`python -m index [PATH ...] [--reset] [--prune] [--json]`: build or update the index."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from qa.errors import NewsQAError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m index",
+        description="Index news articles (.txt .md .html .json .jsonl) for newsqa.",
+    )
+    parser.add_argument("paths", nargs="*", help="files or folders (default: QA_ARTICLES_DIR)")
+    parser.add_argument("--reset", action="store_true", help="drop the index and build anew")
+    parser.add_argument("--prune", action="store_true",
+                        help="remove articles whose files are gone")
+    parser.add_argument("--json", action="store_true",
+                        help="print the report as JSON on the last line of stdout")
+    args = parser.parse_args(argv)
+
+    from index.pipeline import ingest
+
+    try:
+        report = ingest(args.paths or None, reset=args.reset, prune=args.prune,
+                        progress=not args.json or sys.stderr.isatty())
+    except NewsQAError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    for skip in report.skipped:
+        print(f"skipped {skip['path']}: {skip['reason']}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False))
+    else:
+        print(f"indexed: {report.summary()}")
+    return 0

@@ -1,0 +1,235 @@
+"""Ingest: load → clean → chunk → embed → store in Chroma, idempotently.
+
+Ids are deterministic (`<article>#<content hash>:<chunk>`), so unchanged articles write nothing.
+A changed article's new chunks are stored before its old ones are deleted, and an article's
+version counts as stored only when all its chunks are there, so an ingest killed at any point
+is finished by the next one.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from llama_index.core.schema import MetadataMode, TextNode
+from llama_index.core.vector_stores.utils import node_to_metadata_dict
+
+from index.chunking import Sentence
+from index.loaders import Article, load_articles
+from qa.config import Settings
+from qa.embeddings import SentenceEmbedder
+from qa.store import Store
+
+EMBED_BATCH = 128
+
+
+@dataclass
+class IngestReport:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    skipped: list[dict] = field(default_factory=list)
+    chunks_written: int = 0
+    chunks_total: int = 0
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def summary(self) -> str:
+        line = (f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged, "
+                f"{self.removed} removed, {len(self.skipped)} skipped; "
+                f"{self.chunks_written} chunks written, {self.chunks_total} in the index "
+                f"({self.seconds:.1f} s)")
+        return line
+
+
+def chunk_id(article: Article, position: int) -> str:
+    return f"{article.id}#{article.content_hash}:{position}"
+
+
+def sentence_embed_text(article: Article, sentence: Sentence) -> str:
+    """A sentence is embedded under its section heading (or the article's own title), which
+    says what "the effort" or "the plan" in it is about."""
+    context = sentence.heading or (None if article.title_derived else article.title)
+    return f"{context}. {sentence.text}" if context else sentence.text
+
+
+def chunk_records(article: Article) -> tuple[list, ...]:
+    """Chunk and sentence records of one article: ids, embed texts, documents, metadatas."""
+    chunks = article.chunks()
+    c_ids, c_embed, c_docs, c_meta = [], [], [], []
+    s_ids, s_embed, s_docs, s_meta = [], [], [], []
+    base = {
+        "article_id": article.id,
+        "title": article.title,
+        "content_hash": article.content_hash,
+        "n_chunks": len(chunks),
+        "path": article.path,
+    }
+    for key in ("url", "published", "source"):
+        value = getattr(article, key)
+        if value:
+            base[key] = value
+    n_sentences = sum(len(c.sentences) for c in chunks)
+    for chunk in chunks:
+        cid = chunk_id(article, chunk.index)
+        meta = dict(base, chunk_index=chunk.index, sent_start=chunk.sentences[0].index,
+                    sent_end=chunk.sentences[-1].index + 1, n_sentences=n_sentences)
+        hidden = [k for k in meta if k != "title"]
+        node = TextNode(id_=cid, text=chunk.text, metadata=meta,
+                        excluded_embed_metadata_keys=hidden, excluded_llm_metadata_keys=hidden)
+        c_ids.append(cid)
+        c_embed.append(node.get_content(metadata_mode=MetadataMode.EMBED))
+        c_docs.append(chunk.text)
+        c_meta.append(node_to_metadata_dict(node, remove_text=True, flat_metadata=True))
+        for s in chunk.sentences:
+            s_ids.append(sentence_id(article.id, article.content_hash, s.index))
+            s_embed.append(sentence_embed_text(article, s))
+            s_docs.append(s.text)
+            s_meta.append({"article_id": article.id, "content_hash": article.content_hash,
+                           "chunk_id": cid, "index": s.index, "paragraph": s.paragraph})
+    return c_ids, c_embed, c_docs, c_meta, s_ids, s_embed, s_docs, s_meta
+
+
+def sentence_id(article_id: str, content_hash: str, index: int) -> str:
+    return f"{article_id}#{content_hash}:s{index}"
+
+
+@dataclass
+class _Stored:
+    """What the store holds of one article: chunk ids by content hash, and the expected count."""
+
+    ids_by_hash: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    expected: dict[str, int] = field(default_factory=dict)
+    paths: set[str] = field(default_factory=set)
+
+    def complete(self, content_hash: str) -> bool:
+        return len(self.ids_by_hash.get(content_hash, ())) == self.expected.get(content_hash, -1)
+
+
+def _stored_articles(store: Store) -> dict[str, _Stored]:
+    state: dict[str, _Stored] = defaultdict(_Stored)
+    for cid, meta in store.all_metadatas(store.chunks):
+        a = state[meta["article_id"]]
+        a.ids_by_hash[meta["content_hash"]].append(cid)
+        a.expected[meta["content_hash"]] = int(meta.get("n_chunks", -1))
+        a.paths.add(meta.get("path", ""))
+    return state
+
+
+def _delete_versions(store: Store, article_id: str, keep_hash: str | None) -> None:
+    """Delete an article's chunks and sentences of every version but keep_hash."""
+    where: dict = {"article_id": article_id}
+    if keep_hash is not None:
+        where = {"$and": [{"article_id": article_id}, {"content_hash": {"$ne": keep_hash}}]}
+    store.sentences.delete(where=where)
+    store.chunks.delete(where=where)
+
+
+class Ingestor:
+    """Writes articles into a Store with an embedder. Both come in from outside."""
+
+    def __init__(self, store: Store, embedder: SentenceEmbedder, *, progress: bool = True):
+        self.store = store
+        self.embedder = embedder
+        self.progress = progress
+
+    def run(self, paths: Sequence[str | os.PathLike], *, reset: bool = False,
+            prune: bool = False) -> IngestReport:
+        started = time.perf_counter()
+        articles, skips, files = load_articles(paths)
+        report = IngestReport(skipped=[{"path": s.path, "reason": s.reason} for s in skips])
+        if reset:
+            self.store.reset()
+        stored = _stored_articles(self.store)
+
+        to_write: list[Article] = []
+        for article in articles:
+            have = stored.get(article.id)
+            if have and have.complete(article.content_hash):
+                report.unchanged += 1
+                if len(have.ids_by_hash) > 1:  # an interrupted update left an old version
+                    _delete_versions(self.store, article.id, article.content_hash)
+                continue
+            to_write.append(article)
+            if have and any(have.complete(h) for h in have.ids_by_hash):
+                report.updated += 1
+            else:
+                report.added += 1
+
+        report.chunks_written = self._write(to_write)
+
+        if prune:
+            seen = {a.id for a in articles}
+            read = {str(f) for f in files}
+            for article_id, have in stored.items():
+                if article_id in seen:
+                    continue
+                if all((p in read) or not Path(p).exists() for p in have.paths):
+                    _delete_versions(self.store, article_id, None)
+                    report.removed += 1
+
+        report.chunks_total = self.store.chunks.count()
+        if report.chunks_written or report.removed or reset:
+            self.store.mark_changed()
+        report.seconds = round(time.perf_counter() - started, 3)
+        return report
+
+    def _write(self, articles: list[Article]) -> int:
+        """Embed and store articles in groups; each article's old versions go after its new
+        chunks are in. Returns the number of chunks written."""
+        total_chunks = 0
+        bar = None
+        if self.progress and articles:
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(articles), unit="article", file=sys.stderr,
+                       disable=len(articles) < 20, desc="indexing")
+        group: list[Article] = []
+        group_texts = 0
+        for article in articles + [None]:  # type: ignore[list-item]
+            if article is not None:
+                group.append(article)
+                group_texts += 40  # rough: chunks + sentences of an article
+            if group and (article is None or group_texts >= 4 * EMBED_BATCH):
+                total_chunks += self._write_group(group)
+                if bar is not None:
+                    bar.update(len(group))
+                group, group_texts = [], 0
+        if bar is not None:
+            bar.close()
+        return total_chunks
+
+    def _write_group(self, articles: Iterable[Article]) -> int:
+        c_ids, c_embed, c_docs, c_meta, s_ids, s_embed, s_docs, s_meta = ([] for _ in range(8))
+        for article in articles:
+            for acc, part in zip((c_ids, c_embed, c_docs, c_meta, s_ids, s_embed, s_docs, s_meta),
+                                 chunk_records(article), strict=True):
+                acc.extend(part)
+        vectors = self.embedder.encode(c_embed + s_embed, batch_size=EMBED_BATCH)
+        chunk_vecs, sent_vecs = vectors[: len(c_ids)], vectors[len(c_ids):]
+        # Sentences first: a chunk present means its sentences are too.
+        self.store.upsert(self.store.sentences, s_ids, sent_vecs, s_docs, s_meta)
+        self.store.upsert(self.store.chunks, c_ids, chunk_vecs, c_docs, c_meta)
+        for article in articles:
+            _delete_versions(self.store, article.id, article.content_hash)
+        return len(c_ids)
+
+
+def ingest(paths: Sequence[str | os.PathLike] | None = None, *, settings: Settings | None = None,
+           reset: bool = False, prune: bool = False, progress: bool = True,
+           embedder: SentenceEmbedder | None = None, store: Store | None = None) -> IngestReport:
+    """Index the articles under paths (default: QA_ARTICLES_DIR) into the configured store."""
+    settings = settings or Settings.from_env()
+    embedder = embedder or SentenceEmbedder.from_name(settings.embed_model)
+    store = store or Store.open(settings, embedder.model_label)
+    return Ingestor(store, embedder, progress=progress).run(
+        list(paths) if paths else [settings.articles_dir], reset=reset, prune=prune
+    )

@@ -1,0 +1,46 @@
+"""Follow-up questions: read a question in the light of the conversation before it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from qa.errors import InvalidQuestion
+from qa.terms import content_terms, words
+
+# Words that point back to something said before.
+_ANAPHORA = {"it", "its", "they", "them", "their", "theirs", "this", "that", "these", "those",
+             "he", "him", "his", "she", "her", "hers", "there", "then", "same", "such", "also"}
+MAX_HISTORY_MESSAGES = 50
+
+
+def validate_history(history: Any) -> list[dict[str, str]]:
+    """The history as a list of {'role', 'content'} messages, or a clear error."""
+    if history is None:
+        return []
+    if not isinstance(history, Sequence) or isinstance(history, (str, bytes)):
+        raise InvalidQuestion("history must be a list of {'role': ..., 'content': ...} messages")
+    messages = []
+    for i, m in enumerate(history):
+        if not isinstance(m, dict) or m.get("role") not in ("user", "assistant", "system"):
+            raise InvalidQuestion(
+                f"history message {i} must be a dict with role 'user', 'assistant' or 'system' "
+                f"and a 'content' string, got {str(m)[:80]!r}"
+            )
+        content = m.get("content")
+        if isinstance(content, str):
+            messages.append({"role": m["role"], "content": content})
+    return messages[-MAX_HISTORY_MESSAGES:]
+
+
+def is_follow_up(question: str) -> bool:
+    """True when the question leans on earlier turns: a pronoun, or almost no subject words."""
+    return bool(set(words(question)) & _ANAPHORA) or len(set(content_terms(question))) <= 1
+
+
+def contextualize(question: str, history: list[dict[str, str]]) -> str:
+    """The query to retrieve with: a follow-up carries the user's previous question along."""
+    previous = [m["content"] for m in history if m["role"] == "user" and m["content"].strip()]
+    if not previous or not is_follow_up(question):
+        return question
+    return f"{previous[-1].strip()} {question}"

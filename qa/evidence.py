@@ -1,0 +1,63 @@
+"""Candidate sentences: the sentences of the retrieved chunks, with their neighbours and vectors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from llama_index.core.schema import NodeWithScore
+
+from qa.store import Store
+
+
+@dataclass
+class Evidence:
+    """One sentence of a retrieved chunk, ready to be judged."""
+
+    article_id: str
+    index: int  # position in the article
+    paragraph: int
+    text: str
+    vector: np.ndarray
+    chunk_rank: int
+    chunk_score: float
+    meta: dict  # the chunk's metadata: title, url, published, ...
+    prev: Evidence | None = None
+    next: Evidence | None = None
+
+
+def _sentence_id(article_id: str, content_hash: str, index: int) -> str:
+    return f"{article_id}#{content_hash}:s{index}"
+
+
+def gather(store: Store, nodes: list[NodeWithScore]) -> list[Evidence]:
+    """Sentences of the chunks (in chunk order), linked to their neighbours, which may come
+    from an adjacent chunk of the same article."""
+    wanted: dict[str, tuple[int, int, NodeWithScore, bool]] = {}
+    for rank, n in enumerate(nodes):
+        m = n.node.metadata
+        start, end, total = int(m["sent_start"]), int(m["sent_end"]), int(m["n_sentences"])
+        for i in range(max(0, start - 1), min(total, end + 1)):
+            sid = _sentence_id(m["article_id"], m["content_hash"], i)
+            own = start <= i < end
+            if sid not in wanted or (own and not wanted[sid][3]):
+                wanted[sid] = (rank, i, n, own)
+    if not wanted:
+        return []
+    got = store.sentences.get(ids=list(wanted), include=["embeddings", "documents", "metadatas"])
+    by_key: dict[tuple[str, int], Evidence] = {}
+    owned: list[Evidence] = []
+    for sid, doc, meta, vec in zip(got["ids"], got["documents"], got["metadatas"],
+                                   got["embeddings"], strict=True):
+        rank, i, node, own = wanted[sid]
+        ev = Evidence(meta["article_id"], i, int(meta.get("paragraph", 0)), doc,
+                      np.asarray(vec, dtype=np.float32), rank, float(node.score or 0.0),
+                      node.node.metadata)
+        by_key[(ev.article_id, i)] = ev
+        if own:
+            owned.append(ev)
+    for ev in by_key.values():
+        ev.prev = by_key.get((ev.article_id, ev.index - 1))
+        ev.next = by_key.get((ev.article_id, ev.index + 1))
+    owned.sort(key=lambda e: (e.chunk_rank, e.index))
+    return owned

@@ -1,0 +1,107 @@
+"""The keyword (BM25) side of the index, built from the same chunks Chroma holds.
+
+Chroma is the one source of truth: the BM25 index is derived from its chunk records and cached
+on disk under the store's revision, so every process (and every machine on a Chroma server)
+that reads the same collection gets the same keyword index.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import math
+import shutil
+from pathlib import Path
+
+from llama_index.core.schema import TextNode
+from llama_index.core.vector_stores.utils import metadata_dict_to_node
+
+from qa.store import Store
+
+log = logging.getLogger(__name__)
+STAMP = "newsqa_revision.json"
+
+
+def chunk_nodes(store: Store, page: int = 5000) -> list[TextNode]:
+    """Every chunk of the store as a llama-index node."""
+    nodes: list[TextNode] = []
+    offset = 0
+    while True:
+        got = store.chunks.get(include=["documents", "metadatas"], limit=page, offset=offset)
+        if not got["ids"]:
+            return nodes
+        for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
+            node = metadata_dict_to_node(meta, text=doc)
+            node.id_ = cid
+            nodes.append(node)
+        offset += len(got["ids"])
+
+
+class KeywordIndex:
+    """BM25 over the chunks, plus the term statistics answering uses to weigh words."""
+
+    def __init__(self, retriever, revision: str):
+        self.retriever = retriever
+        self.revision = revision
+        bm25 = retriever.bm25
+        self.n_docs = int(bm25.scores["num_docs"])
+        self._vocab: dict[str, int] = bm25.vocab_dict
+        self._indptr = bm25.scores["indptr"]
+
+    @classmethod
+    def build(cls, store: Store, revision: str, top_k: int) -> KeywordIndex | None:
+        from llama_index.retrievers.bm25 import BM25Retriever
+
+        nodes = chunk_nodes(store)
+        if not nodes:
+            return None
+        retriever = BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=min(top_k, len(nodes)))
+        return cls(retriever, revision)
+
+    @classmethod
+    def load_or_build(cls, store: Store, cache_dir: Path | None, top_k: int) -> KeywordIndex | None:
+        """The cached index when it matches the store's revision, else a new one (then cached)."""
+        from llama_index.retrievers.bm25 import BM25Retriever
+
+        revision = store.revision()
+        if cache_dir is not None and (cache_dir / STAMP).exists():
+            try:
+                stamp = json.loads((cache_dir / STAMP).read_text())
+                if stamp.get("revision") == revision:
+                    with contextlib.redirect_stderr(io.StringIO()):  # bm25s's load progress bar
+                        retriever = BM25Retriever.from_persist_dir(str(cache_dir))
+                    retriever.similarity_top_k = min(top_k, int(retriever.bm25.scores["num_docs"]))
+                    return cls(retriever, revision)
+            except Exception as e:  # a damaged cache is rebuilt, never fatal
+                log.warning("keyword index cache at %s unreadable (%s); rebuilding", cache_dir, e)
+        index = cls.build(store, revision, top_k)
+        if index is not None and cache_dir is not None:
+            index.save(cache_dir)
+        return index
+
+    def save(self, cache_dir: Path) -> None:
+        tmp = cache_dir.with_name(cache_dir.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        self.retriever.persist(str(tmp))
+        (tmp / STAMP).write_text(json.dumps({"revision": self.revision}))
+        old = cache_dir.with_name(cache_dir.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        if cache_dir.exists():
+            cache_dir.rename(old)
+        tmp.rename(cache_dir)
+        shutil.rmtree(old, ignore_errors=True)
+
+    def doc_freq(self, term: str) -> int:
+        i = self._vocab.get(term)
+        return 0 if i is None else int(self._indptr[i + 1] - self._indptr[i])
+
+    def known(self, term: str) -> bool:
+        return self.doc_freq(term) > 0
+
+    def idf(self, term: str) -> float:
+        """BM25's idf; a term no chunk contains gets the idf of the rarest possible term."""
+        df = self.doc_freq(term)
+        return math.log(1 + (self.n_docs - df + 0.5) / (df + 0.5))
