@@ -2,8 +2,9 @@
 
 No language model: each candidate sentence is scored on meaning (embedding similarity, judged
 with the sentence before it, since "the effort" takes its sense from there), on the question's
-weighted words it contains, and on how well its chunk was retrieved. The reply is built from
-the best sentences, verbatim, each followed by its marker.
+weighted words found in it and around it, on holding the kind of answer asked for (a number, a
+place, a time, a person), and on how well its chunk was retrieved. The reply is built from the
+best sentences, verbatim, each followed by its marker.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from qa.terms import content_terms
 # Sentences opening with these lean on the one before; the quote then includes it.
 _LEANS_BACK = re.compile(
     r"^(?:it|its|this|that|these|those|they|their|he|she|his|her|such|the (?:effort|move|plan|"
-    r"initiative|program|programme|operation|decision|proposal|measure|step)s?)\b",
+    r"initiative|program|programme|operation|decision|proposal|measure|step|goal|aim)s?)\b",
     re.IGNORECASE,
 )
 ABSTAIN_TEXT = (
@@ -32,17 +33,18 @@ ABSTAIN_TEXT = (
 
 @dataclass(frozen=True)
 class Weights:
-    """How a sentence is scored. `threshold` is the support below which we abstain;
-    it is calibrated on eval_questions/ (see README)."""
+    """How a sentence is scored. `threshold` is the support below which we abstain; it is
+    calibrated on eval_questions/ (see README, "How the threshold was set")."""
 
-    dense: float = 0.50
-    lexical: float = 0.25
-    retrieval: float = 0.15
+    dense: float = 0.60
+    lexical: float = 0.35
+    retrieval: float = 0.10
     answer_type: float = 0.10
-    support_dense: float = 0.55
-    support_lexical: float = 0.35
-    support_answer_type: float = 0.10
-    threshold: float = 0.42
+    support_dense: float = 0.6
+    support_lexical: float = 0.4
+    near: float = 0.5  # a question word found next to the sentence counts this much
+    threshold: float = 0.395
+    adjacent_within: float = 0.05  # a neighbour this close in score joins the quote
     second_within: float = 0.06  # a second citation must score this close to the first
     max_citations: int = 2
 
@@ -50,10 +52,20 @@ class Weights:
 @dataclass
 class Scored:
     evidence: Evidence
-    dense: float
-    lexical: float
-    score: float
-    support: float
+    dense: float  # similarity, judged with the previous sentence
+    vouched: float  # the same, or with the conversation's context when higher
+    own: float  # share of the question's word weight in the sentence
+    near: float  # share found only in its neighbours or the title
+    typed: float  # 1 when it holds the kind of answer asked for
+    prior: float  # its chunk's retrieval score relative to the best chunk
+    score: float = 0.0
+    support: float = 0.0
+
+    def rate(self, w: Weights) -> None:
+        lexical = self.own + w.near * self.near
+        self.score = (w.dense * self.dense + w.lexical * lexical + w.retrieval * self.prior
+                      + w.answer_type * self.typed)
+        self.support = w.support_dense * self.vouched + w.support_lexical * lexical
 
 
 class Answerer:
@@ -67,88 +79,111 @@ class Answerer:
             return {t: 1.0 for t in terms}
         return {t: self.keyword.idf(t) for t in terms}
 
-    def score(self, question: str, q_vec: np.ndarray, evidence: list[Evidence],
-              context_vec: np.ndarray | None = None) -> list[Scored]:
-        """Every candidate scored, best first. For a follow-up, `context_vec` embeds the
-        question together with the one before it: it vouches for support, not for ranking."""
+    def features(self, question: str, q_vec: np.ndarray, evidence: list[Evidence],
+                 context_vec: np.ndarray | None = None) -> list[Scored]:
+        """Every candidate with its features (unrated). For a follow-up, `context_vec` embeds
+        the question with the one before it: it vouches for support, not for ranking."""
         if not evidence:
             return []
-        w = self.weights
         weights = self._term_weights(question)
-        total = sum(weights.values())
+        total = sum(weights.values()) or 1.0
         top_chunk = max(e.chunk_score for e in evidence) or 1.0
         kind = qtypes.wanted(question)
         sims: dict[int, float] = {}
 
         def sim(e: Evidence) -> float:
-            key = id(e)
-            if key not in sims:
-                sims[key] = float(np.dot(q_vec, e.vector))
-            return sims[key]
+            if id(e) not in sims:
+                sims[id(e)] = float(np.dot(q_vec, e.vector))
+            return sims[id(e)]
 
         out = []
         for e in evidence:
             dense = sim(e)
             if e.prev is not None:
                 dense = max(dense, (dense + sim(e.prev)) / 2)
-            if total > 0:
-                own = set(content_terms(e.text))
-                around = set(content_terms(e.meta.get("title", "")))
-                for n in (e.prev, e.next):
-                    if n is not None:
-                        around.update(content_terms(n.text))
-                hit = sum(wt for t, wt in weights.items() if t in own)
-                near = sum(wt for t, wt in weights.items() if t not in own and t in around)
-                lexical = (hit + 0.5 * near) / total
-            else:
-                lexical = 0.0
-            prior = e.chunk_score / top_chunk
-            typed = 1.0 if qtypes.holds(kind, e.text) else 0.0
-            score = (w.dense * dense + w.lexical * lexical + w.retrieval * prior
-                     + w.answer_type * typed)
             vouched = dense
             if context_vec is not None:
                 vouched = max(dense, float(np.dot(context_vec, e.vector)))
-            support = (w.support_dense * vouched + w.support_lexical * lexical
-                       + w.support_answer_type * typed)
-            out.append(Scored(e, dense, lexical, score, support))
-        out.sort(key=lambda s: s.score, reverse=True)
+            own_terms = set(content_terms(e.text))
+            around = set(content_terms(e.meta.get("title", "")))
+            for n in (e.prev, e.next):
+                if n is not None:
+                    around.update(content_terms(n.text))
+            own = sum(wt for t, wt in weights.items() if t in own_terms) / total
+            near = sum(wt for t, wt in weights.items()
+                       if t not in own_terms and t in around) / total
+            typed = 1.0 if qtypes.holds(kind, e.text) else 0.0
+            out.append(Scored(e, dense, vouched, own, near, typed, e.chunk_score / top_chunk))
         return out
 
+    def score(self, question: str, q_vec: np.ndarray, evidence: list[Evidence],
+              context_vec: np.ndarray | None = None) -> list[Scored]:
+        """Every candidate rated, best first."""
+        scored = self.features(question, q_vec, evidence, context_vec)
+        for s in scored:
+            s.rate(self.weights)
+        scored.sort(key=lambda s: s.score, reverse=True)
+        return scored
+
     def compose(self, scored: list[Scored]) -> Answer:
+        """The reply from rated candidates (best first), or an abstention."""
         w = self.weights
         if not scored or scored[0].support < w.threshold:
             best = scored[0].support if scored else 0.0
             return Answer(ABSTAIN_TEXT, [], True, round(best, 4))
-        chosen = [scored[0]]
+        groups = [_span(scored[0], scored, w)]
         for s in scored[1:]:
-            if len(chosen) >= w.max_citations or s.score < scored[0].score - w.second_within:
+            if len(groups) >= w.max_citations or s.score < scored[0].score - w.second_within:
                 break
-            if s.support < w.threshold or any(_overlaps(s.evidence, c.evidence) for c in chosen):
+            if s.support < w.threshold or any(_overlaps(s.evidence, g) for g in groups):
                 continue
-            if any(float(np.dot(s.evidence.vector, c.evidence.vector)) > 0.9 for c in chosen):
+            if any(float(np.dot(s.evidence.vector, e.vector)) > 0.9 for g in groups for e in g):
                 continue  # says the same thing again
-            chosen.append(s)
+            groups.append(_span(s, scored, w))
         parts, citations = [], []
-        for n, s in enumerate(chosen, start=1):
-            quote = quote_for(s.evidence)
+        for n, group in enumerate(groups, start=1):
+            quote = quote_for(group)
             parts.append(f"{quote} [{n}]")
-            m = s.evidence.meta
+            m = group[0].meta
+            support = max(s.support for s in scored if s.evidence in group)
             citations.append(Citation(
-                number=n, article_id=s.evidence.article_id, title=m.get("title", ""),
+                number=n, article_id=group[0].article_id, title=m.get("title", ""),
                 quote=quote, url=m.get("url"), published=m.get("published"),
-                score=round(s.support, 4),
+                score=round(support, 4),
             ))
         return Answer(" ".join(parts), citations, False, round(scored[0].support, 4))
 
 
-def _overlaps(a: Evidence, b: Evidence) -> bool:
-    """Same sentence, or neighbours whose quotes would repeat each other."""
-    return a.article_id == b.article_id and abs(a.index - b.index) <= 1
+def _span(best: Scored, scored: list[Scored], w: Weights) -> list[Evidence]:
+    """The best sentence, joined by the next one when that one carries it on ("This
+    includes …", "The goal is …"), or by a neighbour in its paragraph that scores nearly as
+    well: an answer often runs over two sentences. In article order."""
+    group = [best.evidence]
+    follower = best.evidence.next
+    if (follower is not None and follower.paragraph == best.evidence.paragraph
+            and _LEANS_BACK.match(follower.text)):
+        return [best.evidence, follower]
+    for s in scored:
+        e = s.evidence
+        if (s is not best and s.score >= best.score - w.adjacent_within
+                and e.article_id == best.evidence.article_id
+                and e.paragraph == best.evidence.paragraph
+                and abs(e.index - best.evidence.index) == 1):
+            group.append(e)
+            break
+    return sorted(group, key=lambda e: e.index)
 
 
-def quote_for(e: Evidence) -> str:
-    """The sentence, with the one before it when it cannot stand alone."""
-    if e.prev is not None and e.prev.paragraph == e.paragraph and _LEANS_BACK.match(e.text):
-        return f"{e.prev.text} {e.text}"
-    return e.text
+def _overlaps(a: Evidence, group: list[Evidence]) -> bool:
+    """In the group already, or next to it, where quotes would repeat each other."""
+    return any(a.article_id == b.article_id and abs(a.index - b.index) <= 1 for b in group)
+
+
+def quote_for(group: list[Evidence]) -> str:
+    """The sentences verbatim, with the one before the first when it cannot stand alone."""
+    first = group[0]
+    sentences = [e.text for e in group]
+    if (first.prev is not None and first.prev.paragraph == first.paragraph
+            and _LEANS_BACK.match(first.text)):
+        sentences.insert(0, first.prev.text)
+    return " ".join(sentences)

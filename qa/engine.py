@@ -111,13 +111,18 @@ class Engine:
     # -- questions ---------------------------------------------------------------------------
     def ask(self, question: str, *, history: list[dict] | None = None) -> Answer:
         """Answer from the articles, citing the sentences used, or abstain."""
+        return self.trace(question, history=history)[0]
+
+    def trace(self, question: str, *, history: list[dict] | None = None
+              ) -> tuple[Answer, list[str]]:
+        """The answer and the article ids of the retrieved chunks, best first (for evaluation)."""
         text = clean_question(question)
         messages = validate_history(history)
         self.refresh()
         with self._lock:
             retriever, answerer, keyword = self.retriever, self.answerer, self.keyword
         if keyword is None:
-            return Answer(EMPTY_INDEX_TEXT, [], True, 0.0)
+            return Answer(EMPTY_INDEX_TEXT, [], True, 0.0), []
         query = contextualize(text, messages)
         if query == text:
             q_vec = self.embedder.encode([text])[0]
@@ -128,4 +133,5 @@ class Engine:
         evidence = gather(self.store, nodes)
         scored = answerer.score(text, np.asarray(q_vec), evidence,
                                 None if query == text else np.asarray(r_vec))
-        return answerer.compose(scored)
+        retrieved = [n.node.metadata.get("article_id", "") for n in nodes]
+        return answerer.compose(scored), retrieved

@@ -1,0 +1,203 @@
+"""`python -m qa.eval [FILE ...] [--json PATH]`: how right, how honest and how fast the answers are.
+
+Each line of a question file is a JSON object: `question`, `answer_contains` (any of these
+strings must appear in the reply), `article_ids` (where the answer is), `abstain` (true when
+the articles cannot answer), optionally `history` (earlier messages) and `kind` (a label).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from qa.config import PROJECT_ROOT
+from qa.errors import NewsQAError
+
+DEFAULT_FILE = PROJECT_ROOT / "eval_questions" / "seed.jsonl"
+
+
+@dataclass
+class Case:
+    question: str
+    answer_contains: list[str]
+    article_ids: list[str]
+    abstain: bool
+    history: list[dict] = field(default_factory=list)
+    kind: str = ""
+
+
+def load_cases(path: Path) -> list[Case]:
+    cases = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            d = json.loads(line)
+            cases.append(Case(d["question"], list(d.get("answer_contains", [])),
+                              list(d.get("article_ids", [])), bool(d.get("abstain", False)),
+                              list(d.get("history", [])), d.get("kind", "")))
+        except (json.JSONDecodeError, KeyError, TypeError) as e:
+            raise NewsQAError(f"{path}:{n}: not a question record ({e})") from e
+    return cases
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    k = (len(ordered) - 1) * p / 100
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def source_text(store, article_id: str, cache: dict[str, str]) -> str:
+    """The article's text as its file holds it, to check quotes against."""
+    if article_id in cache:
+        return cache[article_id]
+    got = store.chunks.get(where={"article_id": article_id}, include=["metadatas"], limit=1)
+    text = ""
+    if got["ids"]:
+        path = Path(got["metadatas"][0].get("path", ""))
+        if path.is_file():
+            raw = path.read_text(encoding="utf-8-sig")
+            if path.suffix.lower() in (".json", ".jsonl"):
+                from index.loaders import load_file
+
+                for art in load_file(path):
+                    if getattr(art, "id", None) == article_id:
+                        text = "\n".join(p.text for p in art.paragraphs)
+            elif path.suffix.lower() in (".html", ".htm"):
+                from index.html import extract_html
+
+                text = "\n".join(extract_html(raw).blocks)
+            else:
+                text = raw
+    cache[article_id] = text
+    return text
+
+
+def evaluate(engine, cases: list[Case]) -> dict:
+    """Run every case through the engine; return the metrics and one row per case."""
+    engine.ask("warm-up question about NATO")  # load caches, first-call costs
+    rows, latencies, embed_latencies = [], [], []
+    texts: dict[str, str] = {}
+    for c in cases:
+        t0 = time.perf_counter()
+        answer, retrieved = engine.trace(c.question, history=c.history or None)
+        latencies.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        engine.embedder.encode([c.question])
+        embed_latencies.append(time.perf_counter() - t0)
+        reply = answer.text.lower()
+        if c.abstain:
+            correct = answer.abstained
+        else:
+            correct = not answer.abstained and any(s.lower() in reply for s in c.answer_contains)
+        first_ok = bool(answer.citations) and answer.citations[0].article_id in c.article_ids
+        rank = next((i + 1 for i, a in enumerate(retrieved) if a in c.article_ids), None)
+        quotes_ok = [cit.quote in source_text(engine.store, cit.article_id, texts)
+                     for cit in answer.citations]
+        rows.append({
+            "question": c.question, "kind": c.kind, "expected_abstain": c.abstain,
+            "abstained": answer.abstained, "correct": correct, "first_citation_ok": first_ok,
+            "rank": rank, "support": answer.support, "quotes_verbatim": all(quotes_ok),
+            "n_quotes": len(quotes_ok), "reply": answer.text,
+            "cited": [cit.article_id for cit in answer.citations],
+        })
+    return {"metrics": metrics(rows, latencies, embed_latencies), "rows": rows}
+
+
+def metrics(rows: list[dict], latencies: list[float], embed_latencies: list[float]) -> dict:
+    answerable = [r for r in rows if not r["expected_abstain"]]
+    unanswerable = [r for r in rows if r["expected_abstain"]]
+    abstained = [r for r in rows if r["abstained"]]
+    ranks = [r["rank"] for r in answerable]
+
+    def share(xs) -> float:
+        xs = list(xs)
+        return sum(xs) / len(xs) if xs else 0.0
+
+    supports_a = [r["support"] for r in answerable if not r["abstained"]]
+    supports_u = [r["support"] for r in unanswerable]
+    p50, emb50 = percentile(latencies, 50), percentile(embed_latencies, 50)
+    return {
+        "questions": len(rows),
+        "answerable": len(answerable),
+        "unanswerable": len(unanswerable),
+        "answer_accuracy": share(r["correct"] for r in rows),
+        "answer_accuracy_answerable": share(r["correct"] for r in answerable),
+        "first_citation_accuracy": share(r["first_citation_ok"] for r in answerable),
+        "hit@1": share(k is not None and k <= 1 for k in ranks),
+        "hit@3": share(k is not None and k <= 3 for k in ranks),
+        "hit@5": share(k is not None and k <= 5 for k in ranks),
+        "mrr": share((1 / k) if k else 0.0 for k in ranks),
+        "abstention_precision": share(r["expected_abstain"] for r in abstained) if abstained
+        else 1.0,
+        "abstention_recall": share(r["abstained"] for r in unanswerable) if unanswerable
+        else 1.0,
+        "quotes_verbatim": share(r["quotes_verbatim"] for r in rows if r["n_quotes"]),
+        "latency_p50_ms": p50 * 1000,
+        "latency_p95_ms": percentile(latencies, 95) * 1000,
+        "embed_p50_ms": emb50 * 1000,
+        "p50_over_embed": p50 / emb50 if emb50 else 0.0,
+        "min_support_answered": min(supports_a) if supports_a else None,
+        "max_support_unanswerable": max(supports_u) if supports_u else None,
+    }
+
+
+def format_report(name: str, m: dict) -> str:
+    pct = ("answer_accuracy", "answer_accuracy_answerable", "first_citation_accuracy", "hit@1",
+           "hit@3", "hit@5", "abstention_precision", "abstention_recall", "quotes_verbatim")
+    lines = [f"{name}: {m['questions']} questions ({m['answerable']} answerable, "
+             f"{m['unanswerable']} not)"]
+    for key in pct:
+        lines.append(f"  {key:<28} {m[key] * 100:6.1f} %")
+    lines.append(f"  {'mrr':<28} {m['mrr']:8.3f}")
+    lines.append(f"  {'latency p50 / p95':<28} {m['latency_p50_ms']:6.1f} / "
+                 f"{m['latency_p95_ms']:.1f} ms")
+    lines.append(f"  {'query embedding p50':<28} {m['embed_p50_ms']:6.1f} ms "
+                 f"(ask p50 = {m['p50_over_embed']:.1f}x)")
+    if m["min_support_answered"] is not None and m["max_support_unanswerable"] is not None:
+        lines.append(f"  {'support: answered min':<28} {m['min_support_answered']:.3f}; "
+                     f"unanswerable max {m['max_support_unanswerable']:.3f}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m qa.eval", description=__doc__.split("\n")[0])
+    parser.add_argument("files", nargs="*", type=Path, help=f"question files (default {DEFAULT_FILE.name})")
+    parser.add_argument("--json", type=Path, help="write metrics and per-question rows here")
+    parser.add_argument("--show-misses", action="store_true", help="print each wrong answer")
+    args = parser.parse_args(argv)
+    files = args.files or [DEFAULT_FILE]
+    try:
+        from qa import default_engine
+
+        engine = default_engine()
+        results = {}
+        for f in files:
+            if not f.is_file():
+                raise NewsQAError(f"question file {str(f)!r} does not exist")
+            results[str(f)] = evaluate(engine, load_cases(f))
+    except NewsQAError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    for name, res in results.items():
+        print(format_report(name, res["metrics"]))
+        if args.show_misses:
+            for r in res["rows"]:
+                if not r["correct"] or not r["quotes_verbatim"]:
+                    print(f"  MISS [{r['kind']}] {r['question']} -> support={r['support']:.3f} "
+                          f"{r['reply'][:160]}")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
