@@ -1,0 +1,38 @@
+# newsqa: `make run` serves the chat on http://127.0.0.1:7860, `make test` checks everything.
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export HF_HUB_OFFLINE := 1
+export ANONYMIZED_TELEMETRY := False
+export GRADIO_ANALYTICS_ENABLED := False
+
+.PHONY: setup run index test lint eval bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+index: setup
+	$(PY) -m index
+
+run: setup
+	$(PY) -m index
+	$(PY) app.py
+
+lint: setup
+	$(PY) -m ruff check .
+
+test: lint
+	$(PY) -m pytest
+
+eval: setup
+	$(PY) -m qa.eval
+
+clean:
+	rm -rf .index .pytest_cache .ruff_cache

@@ -1,0 +1,269 @@
+"""The newsqa chat page: ask, read the short answer, check every claim against its article.
+
+    python app.py [--host 127.0.0.1] [--port 7860] [--auth user:password]
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import logging
+import os
+import re
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import gradio as gr  # noqa: E402
+
+from index.loaders import SUFFIXES  # noqa: E402
+from qa.catalog import article_text, list_articles  # noqa: E402
+from qa.engine import Engine  # noqa: E402
+from qa.errors import InvalidSetting, NewsQAError  # noqa: E402
+from qa.models import Answer  # noqa: E402
+
+log = logging.getLogger("newsqa.app")
+SEED_QUESTION = "Where will the Ukraine support command be based?"
+EXAMPLES = [
+    SEED_QUESTION,
+    "How many personnel will the operation involve?",
+    "Who is the alliance's deputy supreme allied commander?",
+    "How much money is dedicated to the NATO Innovation Fund?",
+]
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+CSS = """
+.source-card { border: 1px solid var(--border-color-primary); border-radius: 8px;
+  padding: 10px 12px; margin-bottom: 10px; }
+.source-card .num { display: inline-block; min-width: 1.8em; font-weight: 700;
+  color: var(--color-accent); }
+.source-card .meta { color: var(--body-text-color-subdued); font-size: 0.85em; }
+.source-card mark { background: #fff3a3; color: inherit; padding: 0 2px; }
+.source-card details { margin-top: 6px; font-size: 0.9em; }
+.abstained { border-left: 4px solid #9a9a9a; padding: 8px 12px; color: var(--body-text-color-subdued); }
+"""
+
+
+# -- rendering (everything from articles is escaped) ---------------------------------------------
+def _esc(text: str | None) -> str:
+    return html.escape(text or "", quote=True)
+
+
+def source_cards(engine: Engine, answer: Answer) -> str:
+    """HTML cards for an answer's sources: the quote highlighted in its paragraph, and the
+    whole article one click away."""
+    if answer.abstained:
+        return ('<div class="abstained" id="abstained">No sources: the articles don\'t '
+                "cover this question.</div>")
+    cards = []
+    for c in answer.citations:
+        full = article_text(engine.store, c.article_id)
+        paragraph = full.paragraph_with(c.quote) if full else None
+        if paragraph and c.quote in paragraph:
+            before, _, after = paragraph.partition(c.quote)
+            context = f"{_esc(before)}<mark>{_esc(c.quote)}</mark>{_esc(after)}"
+        else:
+            context = f"<mark>{_esc(c.quote)}</mark>"
+        meta = " · ".join(_esc(x) for x in (c.published, c.article_id) if x)
+        link = (f' · <a href="{_esc(c.url)}" rel="noopener noreferrer" target="_blank">link</a>'
+                if c.url and c.url.startswith(("http://", "https://")) else "")
+        body = "".join(f"<p>{_esc(p)}</p>" for p in (full.paragraphs if full else []))
+        cards.append(
+            f'<div class="source-card" data-article="{_esc(c.article_id)}">'
+            f'<div><span class="num">[{c.number}]</span><b>{_esc(c.title)}</b></div>'
+            f'<div class="meta">{meta}{link}</div>'
+            f'<p class="quote">{context}</p>'
+            f"<details><summary>Open the whole article</summary>{body}</details></div>"
+        )
+    return "".join(cards)
+
+
+_MARKER = re.compile(r"\[(\d+)\]")
+
+
+def reply_markdown(answer: Answer) -> str:
+    """The chat bubble: the reply with bold markers, and a one-line source list."""
+    if answer.abstained:
+        return f"_{answer.text}_"
+    text = _md_escape(answer.text)
+    text = _MARKER.sub(r"**[\1]**", text)
+    sources = "  \n".join(
+        f"**[{c.number}]** {_md_escape(c.title)}"
+        + (f" ({c.published})" if c.published else "") + f" · `{c.article_id}`"
+        for c in answer.citations
+    )
+    return f"{text}\n\n{sources}"
+
+
+def _md_escape(text: str) -> str:
+    return re.sub(r"([\\`*_{}\[\]<>#|])", r"\\\1", html.escape(text, quote=False)) \
+        .replace("\\[", "[").replace("\\]", "]")
+
+
+def articles_table(engine: Engine) -> list[list]:
+    return [[a.title, a.published or "", a.article_id, a.chunks] for a in list_articles(engine.store)]
+
+
+# -- uploads ---------------------------------------------------------------------------------
+def safe_name(name: str) -> str:
+    """A plain file name for an upload, or a clear refusal (no folders, no hidden files)."""
+    if not name or "\x00" in name or name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name):
+        raise InvalidSetting(f"refused file name {name!r}: absolute paths are not allowed")
+    if ".." in Path(name.replace("\\", "/")).parts:
+        raise InvalidSetting(f"refused file name {name!r}: '..' is not allowed")
+    base = Path(name.replace("\\", "/")).name
+    clean = re.sub(r"[^A-Za-z0-9._ -]+", "_", base).strip(" .")
+    if not clean or clean.startswith("."):
+        raise InvalidSetting(f"refused file name {name!r}")
+    if Path(clean).suffix.lower() not in SUFFIXES:
+        raise InvalidSetting(f"{name!r} is not a supported type; upload {', '.join(SUFFIXES)}")
+    return clean
+
+
+def save_uploads(paths: list[str], names: list[str], articles_dir: Path
+                 ) -> tuple[list[Path], list[str]]:
+    """Copy uploads into the articles folder; returns what was saved and what was refused."""
+    saved, refused = [], []
+    articles_dir.mkdir(parents=True, exist_ok=True)
+    root = articles_dir.resolve()
+    for src, original in zip(paths, names, strict=True):
+        try:
+            name = safe_name(original)
+            size = os.path.getsize(src)
+            if size > MAX_UPLOAD_BYTES:
+                raise InvalidSetting(f"{original!r} is {size / 1e6:.1f} MB; the limit is "
+                                     f"{MAX_UPLOAD_BYTES / 1e6:.0f} MB")
+            dest = (root / name).resolve()
+            if dest.parent != root:
+                raise InvalidSetting(f"refused file name {original!r}")
+            with tempfile.NamedTemporaryFile(dir=root, delete=False, prefix=".upload-") as tmp:
+                shutil.copyfileobj(open(src, "rb"), tmp)
+            os.replace(tmp.name, dest)
+            saved.append(dest)
+        except (InvalidSetting, OSError) as e:
+            refused.append(f"{original}: {e}")
+    return saved, refused
+
+
+# -- the page --------------------------------------------------------------------------------
+def build_app(engine: Engine) -> gr.Blocks:
+    def respond(message: str, history: list[dict]):
+        message = (message or "").strip()
+        if not message:
+            raise gr.Error("Type a question about the articles first.")
+        prior = [{"role": m["role"], "content": m["content"]} for m in history or []
+                 if isinstance(m.get("content"), str)]
+        try:
+            answer = engine.ask(message, history=prior)
+        except NewsQAError as e:
+            raise gr.Error(str(e)) from None
+        history = list(history or []) + [
+            {"role": "user", "content": message},
+            {"role": "assistant", "content": reply_markdown(answer)},
+        ]
+        return "", history, source_cards(engine, answer)
+
+    def ask_api(question: str) -> dict:
+        """Answer a question from the articles: {text, citations, abstained}."""
+        try:
+            return engine.ask(question).to_dict()
+        except NewsQAError as e:
+            raise gr.Error(str(e)) from None
+
+    def upload(files, progress=gr.Progress()):
+        if not files:
+            raise gr.Error("Choose one or more files to upload first.")
+        paths = [f if isinstance(f, str) else f.name for f in files]
+        names = [Path(p).name for p in paths]
+        progress(0.05, desc="Saving files")
+        saved, refused = save_uploads(paths, names, Path(engine.settings.articles_dir))
+        lines = [f"- refused {_md_escape(r)}" for r in refused]
+        if saved:
+            progress(0.2, desc=f"Indexing {len(saved)} file(s)")
+            report = engine.ingest([str(p) for p in saved], progress=False)
+            progress(1.0, desc="Done")
+            lines.insert(0, f"**Indexed:** {report.summary()}")
+            lines += [f"- skipped `{_md_escape(Path(s['path']).name)}`: {_md_escape(s['reason'])}"
+                      for s in report.skipped]
+        return "\n".join(lines), articles_table(engine), None
+
+    with gr.Blocks(title="newsqa", analytics_enabled=False) as demo:
+        gr.Markdown("# newsqa\nAnswers from the news articles only. Every claim carries a "
+                    "marker that leads to the sentence it came from; when the articles don't "
+                    "say, it says so.")
+        with gr.Tab("Ask"):
+            with gr.Row():
+                with gr.Column(scale=3):
+                    chatbot = gr.Chatbot(label="Conversation", height=460, elem_id="chat",
+                                         feedback_options=None, buttons=["copy"])
+                    with gr.Row():
+                        box = gr.Textbox(placeholder="Ask about the articles…", show_label=False,
+                                         scale=5, elem_id="question", max_length=2000,
+                                         submit_btn=False)
+                        send = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
+                    clear = gr.Button("Clear chat", elem_id="clear")
+                    gr.Examples(EXAMPLES, inputs=box, label="Try")
+                with gr.Column(scale=2):
+                    gr.Markdown("### Sources")
+                    sources = gr.HTML("<p>Sources of the latest answer show here.</p>",
+                                      elem_id="sources")
+        with gr.Tab("Articles"):
+            table = gr.Dataframe(headers=["title", "date", "id", "chunks"],
+                                 value=lambda: articles_table(engine), interactive=False,
+                                 elem_id="articles", wrap=True)
+            files = gr.File(label=f"Add articles ({' '.join(SUFFIXES)})", file_count="multiple",
+                            file_types=list(SUFFIXES), elem_id="upload")
+            add = gr.Button("Add to the index", elem_id="add")
+            status = gr.Markdown(elem_id="upload-status")
+
+        box.submit(respond, [box, chatbot], [box, chatbot, sources], api_visibility="private")
+        send.click(respond, [box, chatbot], [box, chatbot, sources], api_visibility="private")
+        clear.click(lambda: ([], "<p>Sources of the latest answer show here.</p>"), None,
+                    [chatbot, sources], api_visibility="private")
+        add.click(upload, files, [status, table, files], api_visibility="private")
+        gr.api(ask_api, api_name="ask")
+    return demo
+
+
+def parse_auth(value: str | None) -> list[tuple[str, str]] | None:
+    if not value:
+        return None
+    user, sep, password = value.partition(":")
+    if not sep or not user or not password:
+        raise InvalidSetting("--auth / QA_AUTH must look like user:password")
+    return [(user, password)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python app.py", description="Serve the newsqa chat.")
+    parser.add_argument("--host", default=os.environ.get("QA_HOST", "127.0.0.1"),
+                        help="interface to listen on (default 127.0.0.1, this machine only)")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("QA_PORT", "7860")))
+    parser.add_argument("--auth", default=os.environ.get("QA_AUTH"),
+                        help="user:password required to open the page (or QA_AUTH)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        auth = parse_auth(args.auth)
+        if args.host not in ("127.0.0.1", "localhost", "::1") and not auth:
+            log.warning("listening on %s without --auth: anyone who can reach it can use it",
+                        args.host)
+        engine = Engine()
+    except NewsQAError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    demo = build_app(engine)
+    demo.queue(default_concurrency_limit=8)
+    log.info("newsqa: %d chunks indexed; serving on http://%s:%d", engine.store.chunks.count(),
+             args.host, args.port)
+    demo.launch(server_name=args.host, server_port=args.port, auth=auth, css=CSS,
+                footer_links=[], show_error=True, quiet=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

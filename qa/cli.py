@@ -1,0 +1,49 @@
+"""`python -m qa "question" [--json]`: ask from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import textwrap
+
+from qa.errors import NewsQAError
+from qa.models import Answer
+
+
+def format_answer(answer: Answer, width: int = 100) -> str:
+    """The reply, then a numbered list of its sources."""
+    lines = [textwrap.fill(answer.text, width)]
+    if answer.citations:
+        lines.append("")
+        lines.append("Sources:")
+        for c in answer.citations:
+            date = f", {c.published}" if c.published else ""
+            lines.append(f"[{c.number}] {c.article_id} — {c.title}{date}")
+            lines.append(textwrap.fill(f"“{c.quote}”", width, initial_indent="    ",
+                                       subsequent_indent="    "))
+            if c.url:
+                lines.append(f"    {c.url}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m qa",
+        description="Answer a question from the indexed news articles, citing its sources.",
+    )
+    parser.add_argument("question", help="the question, in quotes")
+    parser.add_argument("--json", action="store_true", help="print the Answer as JSON")
+    args = parser.parse_args(argv)
+    try:
+        from qa import ask
+
+        answer = ask(args.question)
+    except NewsQAError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(format_answer(answer))
+    return 0
