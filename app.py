@@ -44,7 +44,8 @@ CSS = """
 .source-card .meta { color: var(--body-text-color-subdued); font-size: 0.85em; }
 .source-card mark { background: #fff3a3; color: inherit; padding: 0 2px; }
 .source-card details { margin-top: 6px; font-size: 0.9em; }
-.abstained { border-left: 4px solid #9a9a9a; padding: 8px 12px; color: var(--body-text-color-subdued); }
+.abstained { border-left: 4px solid #9a9a9a; padding: 8px 12px;
+  color: var(--body-text-color-subdued); }
 """
 
 
@@ -105,7 +106,8 @@ def _md_escape(text: str) -> str:
 
 
 def articles_table(engine: Engine) -> list[list]:
-    return [[a.title, a.published or "", a.article_id, a.chunks] for a in list_articles(engine.store)]
+    return [[a.title, a.published or "", a.article_id, a.chunks]
+            for a in list_articles(engine.store)]
 
 
 # -- uploads ---------------------------------------------------------------------------------
@@ -174,7 +176,7 @@ def build_app(engine: Engine) -> gr.Blocks:
         except NewsQAError as e:
             raise gr.Error(str(e)) from None
 
-    def upload(files, progress=gr.Progress()):
+    def upload(files, progress=gr.Progress()):  # noqa: B008 - how gradio injects progress
         if not files:
             raise gr.Error("Choose one or more files to upload first.")
         paths = [f if isinstance(f, str) else f.name for f in files]

@@ -232,7 +232,8 @@ def discover(paths: Iterable[str | os.PathLike]) -> tuple[list[Path], list[Skip]
     return files, skipped
 
 
-def load_articles(paths: Iterable[str | os.PathLike]) -> tuple[list[Article], list[Skip], list[Path]]:
+def load_articles(paths: Iterable[str | os.PathLike]
+                  ) -> tuple[list[Article], list[Skip], list[Path]]:
     """All articles under paths, the skips, and the files read. Duplicate ids keep the first."""
     files, skipped = discover(paths)
     articles: list[Article] = []

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import time
 from dataclasses import dataclass, field
@@ -170,7 +169,8 @@ def format_report(name: str, m: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m qa.eval", description=__doc__.split("\n")[0])
-    parser.add_argument("files", nargs="*", type=Path, help=f"question files (default {DEFAULT_FILE.name})")
+    parser.add_argument("files", nargs="*", type=Path,
+                        help=f"question files (default {DEFAULT_FILE.name})")
     parser.add_argument("--json", type=Path, help="write metrics and per-question rows here")
     parser.add_argument("--show-misses", action="store_true", help="print each wrong answer")
     args = parser.parse_args(argv)

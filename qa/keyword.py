@@ -57,7 +57,8 @@ class KeywordIndex:
         nodes = chunk_nodes(store)
         if not nodes:
             return None
-        retriever = BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=min(top_k, len(nodes)))
+        retriever = BM25Retriever.from_defaults(nodes=nodes,
+                                                similarity_top_k=min(top_k, len(nodes)))
         return cls(retriever, revision)
 
     @classmethod
@@ -85,7 +86,8 @@ class KeywordIndex:
         tmp = cache_dir.with_name(cache_dir.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        self.retriever.persist(str(tmp))
+        with contextlib.redirect_stderr(io.StringIO()):  # bm25s's progress bars
+            self.retriever.persist(str(tmp))
         (tmp / STAMP).write_text(json.dumps({"revision": self.revision}))
         old = cache_dir.with_name(cache_dir.name + ".old")
         shutil.rmtree(old, ignore_errors=True)

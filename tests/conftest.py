@@ -1,0 +1,58 @@
+"""Shared fixtures: the real model (loaded once), real Chroma stores in temporary folders."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTICLES = ROOT / "articles"
+SEED_QUESTION = "Where will the Ukraine support command be based?"
+WIESBADEN_ID = "002_97a7c6ca049e9223"
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    from qa.embeddings import SentenceEmbedder
+
+    return SentenceEmbedder.from_name(None)
+
+
+@pytest.fixture(scope="session")
+def seed_engine(tmp_path_factory, embedder):
+    """An engine over a copy of the seed articles, indexed once for the session."""
+    from qa.config import Settings
+    from qa.engine import Engine
+
+    root = tmp_path_factory.mktemp("seed")
+    articles = root / "articles"
+    shutil.copytree(ARTICLES, articles)
+    settings = Settings(articles_dir=str(articles), index_dir=str(root / "index"))
+    return Engine(settings, embedder=embedder)
+
+
+@pytest.fixture
+def make_engine(tmp_path, embedder):
+    """A factory for engines over a fresh, empty index (auto-index off unless asked)."""
+    from qa.config import Settings
+    from qa.engine import Engine
+
+    def make(articles_dir: Path | None = None, auto_index: bool = False, **kw):
+        articles_dir = articles_dir or (tmp_path / "articles")
+        articles_dir.mkdir(parents=True, exist_ok=True)
+        settings = Settings(articles_dir=str(articles_dir), index_dir=str(tmp_path / "index"),
+                            **kw)
+        return Engine(settings, embedder=embedder, auto_index=auto_index)
+
+    return make
+
+
+def article_file_text(article_id: str) -> str:
+    return (ARTICLES / f"{article_id}.txt").read_text(encoding="utf-8")

@@ -1,0 +1,78 @@
+"""Scraped boilerplate never reaches the index; what does is verbatim article text."""
+
+from __future__ import annotations
+
+import pytest
+
+from index.chunking import chunk_article, split_sentences
+from index.cleaning import clean_text
+from index.loaders import load_articles
+from tests.conftest import ARTICLES
+
+NOISE = ["No time to read?", "Get a summary", "Previous Article", "Next Article",
+         "{REWRITE_TITLE}", "(Citation:", "Supreme Court Ruling on Judge Tuleya",
+         "Azov Flag Incident", "Aftermath of a Major Fire in La Cala"]
+
+
+@pytest.fixture(scope="module")
+def seed_articles():
+    articles, skipped, _ = load_articles([ARTICLES])
+    assert not skipped
+    return articles
+
+
+def test_boilerplate_and_links_to_other_stories_are_dropped(seed_articles):
+    assert len(seed_articles) == 5
+    for article in seed_articles:
+        for chunk in article.chunks():
+            for noise in NOISE:
+                assert noise not in chunk.text, (article.id, noise)
+
+
+def test_every_sentence_is_verbatim_text_of_its_file(seed_articles):
+    for article in seed_articles:
+        raw = (ARTICLES / f"{article.id}.txt").read_text(encoding="utf-8")
+        sentences = [s for c in article.chunks() for s in c.sentences]
+        assert len(sentences) > 10
+        for s in sentences:
+            assert s.text in raw
+
+
+def test_headline_becomes_title_and_missing_title_is_derived(seed_articles):
+    by_id = {a.id: a for a in seed_articles}
+    assert by_id["003_b47ef3f2e68c73b9"].title == (
+        "NATO to Deepen Ties With Ukraine and Expand Regional Security Efforts")
+    assert not by_id["003_b47ef3f2e68c73b9"].title_derived
+    derived = by_id["002_97a7c6ca049e9223"]
+    assert derived.title_derived and derived.title.startswith("This week, NATO Secretary General")
+
+
+def test_dateline_is_removed_from_the_text():
+    clean = clean_text("BRUSSELS, Belgium. This week, ministers met.\nThey agreed on a plan.")
+    assert clean.dateline == "BRUSSELS, Belgium"
+    assert clean.paragraphs[0].text == "This week, ministers met."
+
+
+def test_section_headings_are_kept_out_of_sentences_but_stay_with_their_chunk():
+    clean = clean_text("Intro sentence one here. Another one.\nSection Heading Here\n"
+                       "The command will be based in Wiesbaden. It involves 700 people.")
+    chunks = chunk_article(clean.paragraphs, max_words=8)
+    sentences = [s for c in chunks for s in c.sentences]
+    assert "Section Heading Here" not in [s.text for s in sentences]
+    assert any(c.text.startswith("Section Heading Here") for c in chunks)
+    assert sentences[2].heading == "Section Heading Here"
+
+
+def test_abbreviations_do_not_split_sentences():
+    text = "The command sits at a U.S. facility in Wiesbaden. Former U.S. Secretary Blinken spoke."
+    assert split_sentences(text) == [
+        "The command sits at a U.S. facility in Wiesbaden.",
+        "Former U.S. Secretary Blinken spoke.",
+    ]
+
+
+def test_chunks_respect_the_word_budget_and_keep_sentences_whole(seed_articles):
+    for article in seed_articles:
+        for chunk in article.chunks():
+            words = sum(len(s.text.split()) for s in chunk.sentences)
+            assert words <= 110 or len(chunk.sentences) == 1

@@ -1,0 +1,116 @@
+"""Ingest is idempotent, replaces exactly what changed, prunes what is gone, reports in JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+from tests.conftest import ARTICLES, ROOT
+
+
+def _chunk_ids(engine, article_id=None):
+    where = {"article_id": article_id} if article_id else None
+    return set(engine.store.chunks.get(where=where, include=[])["ids"])
+
+
+def test_rerun_over_unchanged_files_writes_nothing(make_engine, tmp_path):
+    articles = tmp_path / "articles"
+    shutil.copytree(ARTICLES, articles)
+    engine = make_engine(articles)
+    first = engine.ingest()
+    assert (first.added, first.updated, first.unchanged) == (5, 0, 0)
+    assert first.chunks_written == first.chunks_total > 20
+    before = _chunk_ids(engine)
+    again = engine.ingest()
+    assert (again.added, again.updated, again.unchanged, again.chunks_written) == (0, 0, 5, 0)
+    assert _chunk_ids(engine) == before
+
+
+def test_changed_article_replaces_exactly_its_own_chunks(make_engine, tmp_path):
+    articles = tmp_path / "articles"
+    shutil.copytree(ARTICLES, articles)
+    engine = make_engine(articles)
+    engine.ingest()
+    others = {a: _chunk_ids(engine, a) for a in ("000_d8980e8bd6e9f04e", "001_f1396125a935aef9")}
+    target = articles / "002_97a7c6ca049e9223.txt"
+    old = _chunk_ids(engine, "002_97a7c6ca049e9223")
+    target.write_text(target.read_text().replace("nearly 700 personnel", "nearly 650 personnel"))
+    report = engine.ingest()
+    assert (report.added, report.updated, report.unchanged) == (0, 1, 4)
+    new = _chunk_ids(engine, "002_97a7c6ca049e9223")
+    assert new and not (new & old)
+    assert {a: _chunk_ids(engine, a) for a in others} == others
+    sentences = engine.store.sentences.get(where={"article_id": "002_97a7c6ca049e9223"},
+                                           include=["metadatas"])["metadatas"]
+    assert {m["content_hash"] for m in sentences} == {new.pop().split("#")[1].split(":")[0]}
+    answer = engine.ask("How many personnel will the operation involve?")
+    assert "650" in answer.text and "700" not in answer.text
+
+
+def test_prune_drops_articles_whose_files_are_gone(make_engine, tmp_path):
+    articles = tmp_path / "articles"
+    shutil.copytree(ARTICLES, articles)
+    engine = make_engine(articles)
+    engine.ingest()
+    (articles / "004_3755d7ad1a8a19db.txt").unlink()
+    kept = engine.ingest()
+    assert kept.removed == 0 and _chunk_ids(engine, "004_3755d7ad1a8a19db")
+    pruned = engine.ingest(prune=True)
+    assert pruned.removed == 1 and not _chunk_ids(engine, "004_3755d7ad1a8a19db")
+    answer = engine.ask("Who is the alliance's deputy supreme allied commander?")
+    assert "Stringer" not in answer.text
+    assert "004_3755d7ad1a8a19db" not in {c.article_id for c in answer.citations}
+
+
+def test_interrupted_update_is_finished_by_the_next_ingest(make_engine, tmp_path):
+    """Half of a new version written (as a kill mid-write leaves it): the next run completes."""
+    from index.loaders import load_articles
+    from index.pipeline import chunk_records
+
+    articles = tmp_path / "articles"
+    shutil.copytree(ARTICLES, articles)
+    engine = make_engine(articles)
+    engine.ingest()
+    target = articles / "003_b47ef3f2e68c73b9.txt"
+    target.write_text(target.read_text().replace("Bucharest", "Sofia"))
+    [changed] = [a for a in load_articles([target])[0]]
+    c_ids, c_embed, c_docs, c_meta, *_ = chunk_records(changed)
+    vectors = engine.embedder.encode(c_embed[:2])
+    engine.store.chunks.upsert(ids=c_ids[:2], embeddings=vectors, documents=c_docs[:2],
+                               metadatas=c_meta[:2])  # only 2 of the new chunks landed
+    report = engine.ingest()
+    assert report.updated == 1
+    hashes = {m["content_hash"] for m in engine.store.chunks.get(
+        where={"article_id": changed.id}, include=["metadatas"])["metadatas"]}
+    assert hashes == {changed.content_hash}
+    assert "Sofia" in engine.ask("Where is the forthcoming meeting on accession?").text
+
+
+def test_cli_json_report_and_skipped_files(tmp_path):
+    articles = tmp_path / "articles"
+    shutil.copytree(ARTICLES, articles)
+    (articles / "broken.jsonl").write_text('{"id": "ok-1", "text": "Valid line of text."}\n{bad\n')
+    (articles / "image.txt").write_bytes(b"\x00\x01\x02binary")
+    env = dict(os.environ, QA_INDEX_DIR=str(tmp_path / "index"), QA_ARTICLES_DIR=str(articles))
+    run = subprocess.run([sys.executable, "-m", "index", "--json"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout.strip().splitlines()[-1])
+    assert set(report) == {"added", "updated", "unchanged", "removed", "skipped",
+                           "chunks_written", "chunks_total", "seconds"}
+    assert report["added"] == 6
+    reasons = {os.path.basename(s["path"]): s["reason"] for s in report["skipped"]}
+    assert "invalid JSON" in reasons["broken.jsonl"] and "binary" in reasons["image.txt"]
+    assert report["chunks_written"] == report["chunks_total"]
+
+
+def test_cli_missing_folder_is_one_line_and_exit_2(tmp_path):
+    env = dict(os.environ, QA_INDEX_DIR=str(tmp_path / "index"))
+    run = subprocess.run([sys.executable, "-m", "index", str(tmp_path / "nope")], cwd=ROOT,
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 2
+    assert run.stderr.strip().count("\n") == 0 and "nope" in run.stderr
+    assert "Traceback" not in run.stderr

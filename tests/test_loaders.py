@@ -1,0 +1,75 @@
+"""Every supported format loads; every bad file is skipped with its reason, the rest goes on."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from index.loaders import load_articles
+from qa.errors import ArticlesNotFound
+
+HTML = """<!doctype html><html><head><title>Site | Fallback</title>
+<meta property="og:title" content="Drone Factory Opens in Lviv">
+<meta property="article:published_time" content="2024-06-14T09:30:00Z">
+<link rel="canonical" href="https://example.org/drones">
+<script>window.bad = 1;</script></head>
+<body><nav><a href="/">Home</a> Next Article: Unrelated story</nav>
+<article><h1>Drone Factory Opens in Lviv</h1>
+<p>A new drone factory opened in Lviv on Friday. It will build 400 drones a month.</p>
+<p>Officials said the plant employs 250 workers.</p></article>
+<footer>Copyright</footer></body></html>"""
+
+
+def test_html_main_text_title_date_and_url(tmp_path):
+    (tmp_path / "drones.html").write_text(HTML)
+    [article], skipped, _ = load_articles([tmp_path])
+    assert not skipped
+    assert article.title == "Drone Factory Opens in Lviv"
+    assert article.published == "2024-06-14"
+    assert article.url == "https://example.org/drones"
+    assert "400 drones a month" in article.text
+    for noise in ("window.bad", "Home", "Unrelated story", "Copyright"):
+        assert noise not in article.text
+
+
+def test_json_and_jsonl_records_with_a_bad_line_skipped(tmp_path):
+    (tmp_path / "one.json").write_text(json.dumps(
+        {"id": "rec-1", "title": "Bridge Reopens", "text": "The bridge reopened on Monday.",
+         "url": "https://example.org/b", "published": "2024-03-02", "source": "Wire"}))
+    lines = [json.dumps({"id": "rec-2", "text": "Talks resumed in Geneva on Tuesday."}),
+             "{not json",
+             json.dumps({"id": "rec-3", "title": "No text here"}),
+             json.dumps({"text": "A record without an id still counts."})]
+    (tmp_path / "many.jsonl").write_text("\n".join(lines))
+    articles, skipped, _ = load_articles([tmp_path])
+    by_id = {a.id: a for a in articles}
+    assert set(by_id) == {"rec-1", "rec-2", "many-4"}
+    assert by_id["rec-1"].published == "2024-03-02" and by_id["rec-1"].source == "Wire"
+    reasons = {s.reason for s in skipped}
+    assert any("line 2: invalid JSON" in r for r in reasons)
+    assert any("line 3: no 'text' field" in r for r in reasons)
+
+
+@pytest.mark.parametrize(("name", "content", "reason"), [
+    ("empty.txt", b"", "empty file"),
+    ("blank.md", b"   \n\n  ", "empty file"),
+    ("binary.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00IHDR", "binary file"),
+    ("latin1.txt", "Caf\xe9 au lait in M\xfcnchen".encode("latin-1"), "not valid UTF-8"),
+    ("broken.json", b'{"id": "x", "text": ', "invalid JSON"),
+    ("notes.pdf", b"%PDF-1.4", "unsupported file type"),
+    ("only-boilerplate.txt", b"No time to read?\nGet a summary\n", "no text to index"),
+])
+def test_bad_files_are_skipped_with_a_reason_and_the_rest_loads(tmp_path, name, content, reason):
+    (tmp_path / name).write_bytes(content)
+    (tmp_path / "good.txt").write_text("A good article sentence. Another good sentence.")
+    articles, skipped, _ = load_articles([tmp_path])
+    assert [a.id for a in articles] == ["good"]
+    assert len(skipped) == 1 and skipped[0].path.endswith(name)
+    assert reason in skipped[0].reason
+
+
+def test_missing_folder_is_a_clear_error(tmp_path):
+    missing = tmp_path / "nowhere"
+    with pytest.raises(ArticlesNotFound, match="nowhere"):
+        load_articles([missing])
