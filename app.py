@@ -157,8 +157,7 @@ def build_app(engine: Engine) -> gr.Blocks:
         message = (message or "").strip()
         if not message:
             raise gr.Error("Type a question about the articles first.")
-        prior = [{"role": m["role"], "content": m["content"]} for m in history or []
-                 if isinstance(m.get("content"), str)]
+        prior = [{"role": m.get("role"), "content": m.get("content")} for m in history or []]
         try:
             answer = engine.ask(message, history=prior)
         except NewsQAError as e:
@@ -249,6 +248,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="user:password required to open the page (or QA_AUTH)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    for noisy in ("httpx", "sentence_transformers", "chromadb"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         auth = parse_auth(args.auth)
         if args.host not in ("127.0.0.1", "localhost", "::1") and not auth:

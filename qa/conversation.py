@@ -14,6 +14,18 @@ _ANAPHORA = {"it", "its", "they", "them", "their", "theirs", "this", "that", "th
 MAX_HISTORY_MESSAGES = 50
 
 
+def message_text(content: Any) -> str:
+    """The text of a message's content: a string, or chat-UI parts such as
+    [{"type": "text", "text": "..."}]; anything else (images, files) has none."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, dict):
+        return content.get("text", "") if isinstance(content.get("text"), str) else ""
+    if isinstance(content, (list, tuple)):
+        return " ".join(message_text(part) for part in content).strip()
+    return ""
+
+
 def validate_history(history: Any) -> list[dict[str, str]]:
     """The history as a list of {'role', 'content'} messages, or a clear error."""
     if history is None:
@@ -27,8 +39,8 @@ def validate_history(history: Any) -> list[dict[str, str]]:
                 f"history message {i} must be a dict with role 'user', 'assistant' or 'system' "
                 f"and a 'content' string, got {str(m)[:80]!r}"
             )
-        content = m.get("content")
-        if isinstance(content, str):
+        content = message_text(m.get("content"))
+        if content:
             messages.append({"role": m["role"], "content": content})
     return messages[-MAX_HISTORY_MESSAGES:]
 

@@ -1,0 +1,165 @@
+"""The chat page, tested as people and programs use it: a real server, a real API client,
+and Debian's chromium driven by playwright."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from urllib.parse import urlparse
+
+import pytest
+
+from tests.conftest import ARTICLES, ROOT, SEED_QUESTION, WIESBADEN_ID
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+NEW_ARTICLE = """Harbour Bridge Reopens After Storm Repairs
+
+The Kestrel Harbour bridge reopened on Tuesday after eleven weeks of storm repairs.
+Engineers replaced 42 steel cables and resurfaced the deck at a cost of 18 million euros.
+The port authority said ferry traffic will return to its normal timetable next month.
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    """The app started as `python app.py` on a free loopback port; stopped afterwards."""
+    root = tmp_path_factory.mktemp("app")
+    articles = root / "articles"
+    shutil.copytree(ARTICLES, articles)
+    port = _free_port()
+    env = dict(os.environ, QA_ARTICLES_DIR=str(articles), QA_INDEX_DIR=str(root / "index"))
+    log = open(root / "app.log", "w")
+    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"app exited: {(root / 'app.log').read_text()[-2000:]}")
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("app did not start in 240 s")
+    yield url, articles, root
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+def test_log_says_where_the_page_is(app_url):
+    url, _, root = app_url
+    assert f"serving on {url.rstrip('/')}" in (root / "app.log").read_text()
+
+
+def test_api_answers_the_seed_question_for_a_program(app_url):
+    from gradio_client import Client
+
+    client = Client(app_url[0], verbose=False)
+    result = client.predict(SEED_QUESTION, api_name="/ask")
+    assert set(result) >= {"text", "citations", "abstained"}
+    assert "Wiesbaden" in result["text"] and result["abstained"] is False
+    assert result["citations"][0]["article_id"] == WIESBADEN_ID
+    assert "Wiesbaden" in result["citations"][0]["quote"]
+    unanswerable = client.predict("What did the Supreme Court rule about Judge Tuleya?",
+                                  api_name="/ask")
+    assert unanswerable["abstained"] is True and unanswerable["citations"] == []
+
+
+def test_api_reports_a_bad_question_as_an_error(app_url):
+    from gradio_client import Client
+
+    client = Client(app_url[0], verbose=False)
+    with pytest.raises(Exception, match="empty"):
+        client.predict("   ", api_name="/ask")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed "
+                    "(.ci/run installs it; locally: apt-get install chromium)")
+def test_browser_ask_follow_up_upload_and_screenshot(app_url, tmp_path, capsys):
+    from playwright.sync_api import expect, sync_playwright
+
+    url, articles, _ = app_url
+    outside: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.on("request", lambda r: outside.append(r.url)
+                if urlparse(r.url).scheme in ("http", "https", "ws", "wss")
+                and urlparse(r.url).hostname not in ("127.0.0.1", "localhost") else None)
+        page.goto(url)
+        question = page.locator("#question textarea")
+        chat = page.locator("#chat")
+
+        # warm-up, then the timed question
+        question.fill("Who is the alliance's deputy supreme allied commander?")
+        question.press("Enter")
+        expect(chat).to_contain_text("Stringer", timeout=60_000)
+        question.fill(SEED_QUESTION)
+        started = time.perf_counter()
+        question.press("Enter")
+        expect(chat).to_contain_text("Wiesbaden", timeout=60_000)
+        card = page.locator(f'#sources .source-card[data-article="{WIESBADEN_ID}"]')
+        expect(card).to_be_visible()
+        elapsed = time.perf_counter() - started
+        expect(card.locator("mark")).to_contain_text("Wiesbaden")
+        expect(card.locator(".num")).to_have_text("[1]")
+        card.locator("summary").click()
+        expect(card.locator("details")).to_contain_text("Enhanced Long-Term Support")
+
+        question.fill("How many people will it involve?")
+        question.press("Enter")
+        expect(chat).to_contain_text("700", timeout=60_000)
+        expect(page.locator("#sources mark")).to_contain_text("700")
+        shot = tmp_path / "chat.png"
+        page.screenshot(path=str(shot), full_page=True)
+        if os.environ.get("NEWSQA_SCREENSHOT"):
+            page.screenshot(path=os.environ["NEWSQA_SCREENSHOT"], full_page=True)
+
+        question.fill("What was the score of the Spain-Germany World Cup match?")
+        question.press("Enter")
+        expect(page.locator("#sources #abstained")).to_be_visible(timeout=60_000)
+        expect(page.locator("#sources .source-card")).to_have_count(0)
+
+        page.get_by_role("tab", name="Articles").click()
+        upload = tmp_path / "harbour-bridge.txt"
+        upload.write_text(NEW_ARTICLE)
+        page.locator("#upload input[type=file]").set_input_files(str(upload))
+        page.locator("#add").click()
+        expect(page.locator("#upload-status")).to_contain_text("1 added", timeout=120_000)
+        expect(page.locator("#articles")).to_contain_text("Harbour Bridge Reopens")
+        assert (articles / "harbour-bridge.txt").read_text() == NEW_ARTICLE
+
+        page.get_by_role("tab", name="Ask").click()
+        page.locator("#clear").click()
+        question.fill("How many steel cables did engineers replace on the bridge?")
+        question.press("Enter")
+        expect(chat).to_contain_text("42 steel cables", timeout=60_000)
+        expect(page.locator('#sources .source-card[data-article="harbour-bridge"]')).to_be_visible()
+        browser.close()
+
+    assert shot.stat().st_size > 10_000
+    assert outside == [], f"the page reached outside this machine: {outside[:5]}"
+    with capsys.disabled():
+        print(f"\n[browser] Enter to answer on screen (warm): {elapsed * 1000:.0f} ms")
