@@ -23,6 +23,7 @@ from index.chunking import Sentence
 from index.loaders import Article, load_articles
 from qa.config import Settings
 from qa.embeddings import SentenceEmbedder
+from qa.keyword import KeywordIndex, cache_dir_for
 from qa.store import Store
 
 EMBED_BATCH = 128
@@ -230,6 +231,9 @@ def ingest(paths: Sequence[str | os.PathLike] | None = None, *, settings: Settin
     settings = settings or Settings.from_env()
     embedder = embedder or SentenceEmbedder.from_name(settings.embed_model)
     store = store or Store.open(settings, embedder.model_label)
-    return Ingestor(store, embedder, progress=progress).run(
+    report = Ingestor(store, embedder, progress=progress).run(
         list(paths) if paths else [settings.articles_dir], reset=reset, prune=prune
     )
+    # the keyword side over the same chunks, so the first question does not wait for it
+    KeywordIndex.load_or_build(store, cache_dir_for(settings), top_k=8)
+    return report

@@ -17,7 +17,7 @@ from qa.conversation import contextualize, validate_history
 from qa.embeddings import SentenceEmbedder
 from qa.errors import ArticlesNotFound, InvalidQuestion
 from qa.evidence import gather
-from qa.keyword import KeywordIndex
+from qa.keyword import KeywordIndex, cache_dir_for
 from qa.models import Answer
 from qa.retrieval import HybridRetriever
 from qa.store import Store
@@ -53,7 +53,7 @@ class Engine:
 
     def __init__(self, settings: Settings | None = None, *,
                  embedder: SentenceEmbedder | None = None, store: Store | None = None,
-                 weights: Weights | None = None, top_k: int = 8, auto_index: bool = True):
+                 weights: Weights | None = None, top_k: int = 12, auto_index: bool = True):
         self.settings = settings or Settings.from_env()
         self.embedder = embedder or SentenceEmbedder.from_name(self.settings.embed_model)
         self.store = store or Store.open(self.settings, self.embedder.model_label)
@@ -67,14 +67,10 @@ class Engine:
         self._load()
 
     # -- index state -------------------------------------------------------------------------
-    def _cache_dir(self) -> Path:
-        where = self.settings.chroma_url or "embedded"
-        safe = "".join(c if c.isalnum() else "_" for c in where)
-        return Path(self.settings.index_dir) / "keyword" / f"{safe}-{self.settings.collection}"
-
     def _load(self) -> None:
         with self._lock:
-            keyword = KeywordIndex.load_or_build(self.store, self._cache_dir(), self.top_k)
+            keyword = KeywordIndex.load_or_build(self.store, cache_dir_for(self.settings),
+                                                 self.top_k)
             self.keyword = keyword
             self.retriever = HybridRetriever(self.store, self.embedder, keyword, self.top_k)
             self.answerer = Answerer(keyword, self.weights)
@@ -83,12 +79,14 @@ class Engine:
 
     def refresh(self, force: bool = False) -> None:
         """Reload the keyword side when another ingest changed the index."""
-        now = time.monotonic()
-        if not force and now - self._checked_at < self.REFRESH_EVERY:
+        if not force and time.monotonic() - self._checked_at < self.REFRESH_EVERY:
             return
-        self._checked_at = now
-        if force or self.store.revision() != self._revision:
-            self._load()
+        with self._lock:  # one thread checks and reloads; the others keep answering
+            if not force and time.monotonic() - self._checked_at < self.REFRESH_EVERY:
+                return
+            self._checked_at = time.monotonic()
+            if force or self.store.revision() != self._revision:
+                self._load()
 
     def ingest(self, paths: list[str] | None = None, *, reset: bool = False,
                prune: bool = False, progress: bool = True):

@@ -18,10 +18,18 @@ from pathlib import Path
 from llama_index.core.schema import TextNode
 from llama_index.core.vector_stores.utils import metadata_dict_to_node
 
+from qa.config import Settings
 from qa.store import Store
 
 log = logging.getLogger(__name__)
 STAMP = "newsqa_revision.json"
+
+
+def cache_dir_for(settings: Settings) -> Path:
+    """Where this store's keyword index is cached locally (one folder per store and collection)."""
+    where = settings.chroma_url or "embedded"
+    safe = "".join(c if c.isalnum() else "_" for c in where)
+    return Path(settings.index_dir) / "keyword" / f"{safe}-{settings.collection}"
 
 
 def chunk_nodes(store: Store, page: int = 5000) -> list[TextNode]:

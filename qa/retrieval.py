@@ -1,12 +1,15 @@
-"""Hybrid retrieval: dense (Chroma via llama-index) and keyword (BM25), fused by reciprocal rank."""
+"""Hybrid retrieval: dense chunks (Chroma via llama-index), chunks of the nearest sentences, and
+keyword (BM25) chunks, fused by reciprocal rank."""
 
 from __future__ import annotations
 
 from llama_index.core import VectorStoreIndex
+from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.llms import MockLLM
 from llama_index.core.retrievers import QueryFusionRetriever
 from llama_index.core.retrievers.fusion_retriever import FUSION_MODES
 from llama_index.core.schema import NodeWithScore, QueryBundle
+from llama_index.core.vector_stores.utils import metadata_dict_to_node
 from llama_index.vector_stores.chroma import ChromaVectorStore
 
 from qa.embeddings import SentenceEmbedder
@@ -21,8 +24,40 @@ def dense_retriever(store: Store, embedder: SentenceEmbedder, top_k: int):
     return index.as_retriever(similarity_top_k=top_k)
 
 
+class SentenceHitRetriever(BaseRetriever):
+    """Chunks holding the sentences nearest the query. Sentence vectors carry their section's
+    context, so this finds the one answering sentence even when many chunks look alike."""
+
+    def __init__(self, store: Store, top_k: int):
+        super().__init__()
+        self._store = store
+        self._top_k = top_k
+
+    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        if not query_bundle.embedding:
+            return []
+        hits = self._store.sentences.query(query_embeddings=[query_bundle.embedding],
+                                           n_results=self._top_k * 2,
+                                           include=["metadatas", "distances"])
+        best: dict[str, float] = {}
+        for meta, distance in zip(hits["metadatas"][0], hits["distances"][0], strict=True):
+            cid = meta.get("chunk_id")
+            if cid and cid not in best:
+                best[cid] = 1.0 - float(distance)
+        if not best:
+            return []
+        got = self._store.chunks.get(ids=list(best), include=["documents", "metadatas"])
+        nodes = []
+        for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
+            node = metadata_dict_to_node(meta, text=doc)
+            node.id_ = cid
+            nodes.append(NodeWithScore(node=node, score=best[cid]))
+        nodes.sort(key=lambda n: n.score or 0.0, reverse=True)
+        return nodes[: self._top_k]
+
+
 class HybridRetriever:
-    """Chunks for a query: dense and BM25 candidates fused with reciprocal-rank fusion.
+    """Chunks for a query: dense, sentence-hit and BM25 candidates, reciprocal-rank fused.
 
     No LLM is involved: the fusion retriever generates no extra queries (num_queries=1) and is
     given a mock LLM so llama-index never reaches for its global default."""
@@ -31,7 +66,9 @@ class HybridRetriever:
                  top_k: int = 8):
         self.top_k = top_k
         self.dense = dense_retriever(store, embedder, top_k)
-        retrievers = [self.dense] + ([keyword.retriever] if keyword is not None else [])
+        retrievers = [self.dense, SentenceHitRetriever(store, top_k)]
+        if keyword is not None:
+            retrievers.append(keyword.retriever)
         self._fusion = QueryFusionRetriever(
             retrievers,
             llm=MockLLM(),
