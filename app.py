@@ -118,6 +118,8 @@ def safe_name(name: str) -> str:
     if ".." in Path(name.replace("\\", "/")).parts:
         raise InvalidSetting(f"refused file name {name!r}: '..' is not allowed")
     base = Path(name.replace("\\", "/")).name
+    if base.startswith("."):
+        raise InvalidSetting(f"refused file name {name!r}: hidden files are not allowed")
     clean = re.sub(r"[^A-Za-z0-9._ -]+", "_", base).strip(" .")
     if not clean or clean.startswith("."):
         raise InvalidSetting(f"refused file name {name!r}")

@@ -36,9 +36,9 @@ def clean_question(question: Any) -> str:
     text = " ".join(text.split())
     if not text:
         raise InvalidQuestion("the question is empty: type a question about the articles")
-    if len(text) > MAX_QUESTION_CHARS:
+    if len(question) > MAX_QUESTION_CHARS:
         raise InvalidQuestion(
-            f"the question is {len(text)} characters long; the limit is {MAX_QUESTION_CHARS}"
+            f"the question is {len(question)} characters long; the limit is {MAX_QUESTION_CHARS}"
         )
     if not any(ch.isalnum() for ch in text):
         raise InvalidQuestion("the question has no words in it: ask something about the articles")

@@ -25,6 +25,13 @@ The port authority said ferry traffic will return to its normal timetable next m
 """
 
 
+PAYLOAD_ARTICLE = """Zorvik Budget Vote <img src=x onerror="window.__pwned='title'">
+
+The Zorvik council approved a budget of 77 million euros <script>window.__pwned='script'</script> on Monday.
+Officials said <img src=x onerror="window.__pwned='img'"> the vote was close, with 9 members against.
+"""
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -37,6 +44,7 @@ def app_url(tmp_path_factory):
     root = tmp_path_factory.mktemp("app")
     articles = root / "articles"
     shutil.copytree(ARTICLES, articles)
+    (articles / "zorvik.txt").write_text(PAYLOAD_ARTICLE)
     port = _free_port()
     env = dict(os.environ, QA_ARTICLES_DIR=str(articles), QA_INDEX_DIR=str(root / "index"))
     log = open(root / "app.log", "w")
@@ -163,3 +171,65 @@ def test_browser_ask_follow_up_upload_and_screenshot(app_url, tmp_path, capsys):
     assert outside == [], f"the page reached outside this machine: {outside[:5]}"
     with capsys.disabled():
         print(f"\n[browser] Enter to answer on screen (warm): {elapsed * 1000:.0f} ms")
+
+
+def test_eight_api_clients_at_once(app_url, capsys):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gradio_client import Client
+
+    questions = [(SEED_QUESTION, "Wiesbaden"),
+                 ("How much money is dedicated to the NATO Innovation Fund?", "$1 billion"),
+                 ("Who is the alliance's deputy supreme allied commander?", "Johnny Stringer"),
+                 ("What budget did the Zorvik council approve?", "77 million euros")]
+
+    def client_session(k: int) -> list[bool]:
+        client = Client(app_url[0], verbose=False)
+        out = []
+        for i in range(5):
+            q, needle = questions[(k + i) % len(questions)]
+            out.append(needle in client.predict(q, api_name="/ask")["text"])
+        return out
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(8) as pool:
+        results = [ok for session in pool.map(client_session, range(8)) for ok in session]
+    elapsed = time.perf_counter() - started
+    assert len(results) == 40 and all(results)
+    with capsys.disabled():
+        print(f"\n[load] 8 gradio_client clients: {sum(results)}/40 answered correctly in "
+              f"{elapsed:.1f} s")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed "
+                    "(.ci/run installs it; locally: apt-get install chromium)")
+def test_article_markup_is_shown_as_text_and_never_runs(app_url):
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        page = browser.new_page()
+        dialogs: list[str] = []
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.goto(app_url[0])
+        question = page.locator("#question textarea")
+        question.fill("What budget did the Zorvik council approve?")
+        question.press("Enter")
+        card = page.locator('#sources .source-card[data-article="zorvik"]')
+        expect(card).to_be_visible(timeout=60_000)
+        expect(card).to_contain_text("<script>window.__pwned='script'</script>")
+        expect(card).to_contain_text('<img src=x onerror="window.__pwned=\'title\'">')
+        card.locator("summary").click()
+        expect(card.locator("details")).to_contain_text("onerror=")
+        expect(page.locator("#chat")).to_contain_text("77 million euros")
+        page.get_by_role("tab", name="Articles").click()
+        expect(page.locator("#articles")).to_contain_text("Zorvik Budget Vote")
+        page.wait_for_timeout(500)
+        assert page.evaluate("window.__pwned") is None
+        assert page.locator("#sources script, #sources img, #chat img").count() == 0
+        assert dialogs == []
+        browser.close()

@@ -1,0 +1,45 @@
+"""Uploads land only inside the articles folder, under sanitised names, within the size limit."""
+
+from __future__ import annotations
+
+import pytest
+
+import app
+from qa.errors import InvalidSetting
+
+
+@pytest.mark.parametrize("name", [
+    "../evil.txt", "../../etc/cron.d/x.txt", "/etc/passwd.txt", "..\\\\evil.txt",
+    "C:\\\\Windows\\\\evil.txt", ".hidden.txt", "script.sh", "noext", "", "a\x00b.txt",
+])
+def test_dangerous_names_are_refused(name):
+    with pytest.raises(InvalidSetting):
+        app.safe_name(name)
+
+
+@pytest.mark.parametrize(("name", "saved"), [
+    ("story.txt", "story.txt"),
+    ("My Story (1).md", "My Story _1_.md"),
+    ("folder/inner.json", "inner.json"),
+    ("weird<>|name.jsonl", "weird_name.jsonl"),
+])
+def test_plain_names_are_kept_or_sanitised(name, saved):
+    assert app.safe_name(name) == saved
+
+
+def test_uploads_are_saved_inside_the_folder_and_big_ones_refused(tmp_path, monkeypatch):
+    articles = tmp_path / "articles"
+    src = tmp_path / "src"
+    src.mkdir()
+    ok, big, bad = src / "ok.txt", src / "big.txt", src / "bad.txt"
+    ok.write_text("A fine article.")
+    big.write_bytes(b"x" * 2048)
+    bad.write_text("nope")
+    monkeypatch.setattr(app, "MAX_UPLOAD_BYTES", 1024)
+    saved, refused = app.save_uploads([str(ok), str(big), str(bad)],
+                                      ["ok.txt", "big.txt", "../bad.txt"], articles)
+    assert saved == [(articles / "ok.txt").resolve()]
+    assert any("big.txt" in r and "limit" in r for r in refused)
+    assert any("bad.txt" in r and ".." in r for r in refused)
+    assert sorted(p.name for p in tmp_path.rglob("*.txt")) == ["bad.txt", "big.txt", "ok.txt",
+                                                               "ok.txt"]
