@@ -70,6 +70,8 @@ def source_cards(engine: Engine, answer: Answer) -> str:
         else:
             context = f"<mark>{_esc(c.quote)}</mark>"
         meta = " · ".join(_esc(x) for x in (c.published, c.article_id) if x)
+        if c.also_in:
+            meta += " · also in " + ", ".join(_esc(a) for a in c.also_in)
         link = (f' · <a href="{_esc(c.url)}" rel="noopener noreferrer" target="_blank">link</a>'
                 if c.url and c.url.startswith(("http://", "https://")) else "")
         body = "".join(f"<p>{_esc(p)}</p>" for p in (full.paragraphs if full else []))
@@ -95,6 +97,7 @@ def reply_markdown(answer: Answer) -> str:
     sources = "  \n".join(
         f"**[{c.number}]** {_md_escape(c.title)}"
         + (f" ({c.published})" if c.published else "") + f" · `{c.article_id}`"
+        + (f" · also in {', '.join(f'`{a}`' for a in c.also_in)}" if c.also_in else "")
         for c in answer.citations
     )
     return f"{text}\n\n{sources}"
@@ -155,13 +158,14 @@ def save_uploads(paths: list[str], names: list[str], articles_dir: Path
 
 # -- the page --------------------------------------------------------------------------------
 def build_app(engine: Engine) -> gr.Blocks:
-    def respond(message: str, history: list[dict]):
+    def respond(message: str, history: list[dict], since: str = "", until: str = ""):
         message = (message or "").strip()
         if not message:
             raise gr.Error("Type a question about the articles first.")
         prior = [{"role": m.get("role"), "content": m.get("content")} for m in history or []]
         try:
-            answer = engine.ask(message, history=prior)
+            answer = engine.ask(message, history=prior, since=since.strip() or None,
+                                until=until.strip() or None)
         except NewsQAError as e:
             raise gr.Error(str(e)) from None
         history = list(history or []) + [
@@ -170,10 +174,11 @@ def build_app(engine: Engine) -> gr.Blocks:
         ]
         return "", history, source_cards(engine, answer)
 
-    def ask_api(question: str) -> dict:
-        """Answer a question from the articles: {text, citations, abstained}."""
+    def ask_api(question: str, since: str | None = None, until: str | None = None) -> dict:
+        """Answer a question from the articles: {text, citations, abstained}. since/until are
+        optional ISO dates (inclusive) limiting the articles used."""
         try:
-            return engine.ask(question).to_dict()
+            return engine.ask(question, since=since or None, until=until or None).to_dict()
         except NewsQAError as e:
             raise gr.Error(str(e)) from None
 
@@ -208,6 +213,11 @@ def build_app(engine: Engine) -> gr.Blocks:
                                          scale=5, elem_id="question", max_length=2000,
                                          submit_btn=False)
                         send = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
+                    with gr.Row():
+                        since = gr.Textbox(label="Published from (YYYY-MM-DD)", scale=1,
+                                           elem_id="since", max_length=10)
+                        until = gr.Textbox(label="Published until (YYYY-MM-DD)", scale=1,
+                                           elem_id="until", max_length=10)
                     clear = gr.Button("Clear chat", elem_id="clear")
                     gr.Examples(EXAMPLES, inputs=box, label="Try")
                 with gr.Column(scale=2):
@@ -223,8 +233,9 @@ def build_app(engine: Engine) -> gr.Blocks:
             add = gr.Button("Add to the index", elem_id="add")
             status = gr.Markdown(elem_id="upload-status")
 
-        box.submit(respond, [box, chatbot], [box, chatbot, sources], api_visibility="private")
-        send.click(respond, [box, chatbot], [box, chatbot, sources], api_visibility="private")
+        inputs = [box, chatbot, since, until]
+        box.submit(respond, inputs, [box, chatbot, sources], api_visibility="private")
+        send.click(respond, inputs, [box, chatbot, sources], api_visibility="private")
         clear.click(lambda: ([], "<p>Sources of the latest answer show here.</p>"), None,
                     [chatbot, sources], api_visibility="private")
         add.click(upload, files, [status, table, files], api_visibility="private")

@@ -7,18 +7,19 @@ import json
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from index.chunking import Chunk, chunk_article, split_sentences
 from index.cleaning import CleanText, Paragraph, clean_text, derive_title
+from index.dates import date_from_text, normalise_date
 from qa.errors import ArticlesNotFound
 
 SUFFIXES = (".txt", ".md", ".html", ".htm", ".json", ".jsonl")
 MAX_FILE_BYTES = 20 * 1024 * 1024
 # Bump when cleaning or chunking changes, so every article is re-indexed once.
-PIPELINE_VERSION = "2"
+PIPELINE_VERSION = "3"
 
 
 @dataclass(frozen=True)
@@ -57,29 +58,6 @@ class Article:
         return h.hexdigest()[:16]
 
 
-def normalise_date(value: Any) -> str | None:
-    """An ISO date (YYYY-MM-DD) from common forms, or None when it cannot be read."""
-    if value in (None, ""):
-        return None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        try:
-            return datetime.fromtimestamp(float(value)).date().isoformat()
-        except (OverflowError, OSError, ValueError):
-            return None
-    text = str(value).strip()
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).date().isoformat()
-    except ValueError:
-        pass
-    for fmt in ("%Y-%m-%d", "%Y/%m/%d", "%d %B %Y", "%B %d, %Y", "%b %d, %Y", "%d %b %Y",
-                "%a, %d %b %Y %H:%M:%S %z", "%Y%m%d"):
-        try:
-            return datetime.strptime(text, fmt).date().isoformat()
-        except ValueError:
-            continue
-    return None
-
-
 def build_article(article_id: str, clean: CleanText, path: str, *, title: str | None = None,
                   url: str | None = None, published: Any = None,
                   source: str | None = None) -> Article | Skip:
@@ -98,7 +76,8 @@ def build_article(article_id: str, clean: CleanText, path: str, *, title: str | 
         paragraphs=tuple(paragraphs),
         path=path,
         url=(str(url).strip() or None) if url else None,
-        published=normalise_date(published),
+        published=normalise_date(published) or date_from_text(
+            [clean.dateline or ""] + [p.text for p in body[:2]]),
         source=(str(source).strip() or None) if source else None,
         title_derived=derived,
     )

@@ -12,7 +12,7 @@ import os
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -20,7 +20,9 @@ from llama_index.core.schema import MetadataMode, TextNode
 from llama_index.core.vector_stores.utils import node_to_metadata_dict
 
 from index.chunking import Sentence
+from index.dates import day_number
 from index.loaders import Article, load_articles
+from index.stories import assign_stories, sentence_hash
 from qa.config import Settings
 from qa.embeddings import SentenceEmbedder
 from qa.keyword import KeywordIndex, cache_dir_for
@@ -62,7 +64,7 @@ def sentence_embed_text(article: Article, sentence: Sentence) -> str:
     return f"{context}. {sentence.text}" if context else sentence.text
 
 
-def chunk_records(article: Article) -> tuple[list, ...]:
+def chunk_records(article: Article, story_id: str | None = None) -> tuple[list, ...]:
     """Chunk and sentence records of one article: ids, embed texts, documents, metadatas."""
     chunks = article.chunks()
     c_ids, c_embed, c_docs, c_meta = [], [], [], []
@@ -73,11 +75,14 @@ def chunk_records(article: Article) -> tuple[list, ...]:
         "content_hash": article.content_hash,
         "n_chunks": len(chunks),
         "path": article.path,
+        "story_id": story_id or article.id,
     }
     for key in ("url", "published", "source"):
         value = getattr(article, key)
         if value:
             base[key] = value
+    if article.published:
+        base["published_ts"] = day_number(article.published)
     n_sentences = sum(len(c.sentences) for c in chunks)
     for chunk in chunks:
         cid = chunk_id(article, chunk.index)
@@ -94,8 +99,13 @@ def chunk_records(article: Article) -> tuple[list, ...]:
             s_ids.append(sentence_id(article.id, article.content_hash, s.index))
             s_embed.append(sentence_embed_text(article, s))
             s_docs.append(s.text)
-            s_meta.append({"article_id": article.id, "content_hash": article.content_hash,
-                           "chunk_id": cid, "index": s.index, "paragraph": s.paragraph})
+            meta = {"article_id": article.id, "content_hash": article.content_hash,
+                    "chunk_id": cid, "index": s.index, "paragraph": s.paragraph,
+                    "shash": sentence_hash(s.text), "story_id": base["story_id"],
+                    "n_sentences": n_sentences}
+            if "published_ts" in base:
+                meta["published_ts"] = base["published_ts"]
+            s_meta.append(meta)
     return c_ids, c_embed, c_docs, c_meta, s_ids, s_embed, s_docs, s_meta
 
 
@@ -186,6 +196,7 @@ class Ingestor:
     def _write(self, articles: list[Article]) -> int:
         """Embed and store articles in groups; each article's old versions go after its new
         chunks are in. Returns the number of chunks written."""
+        self._known: dict[str, tuple[str, int]] = {}
         total_chunks = 0
         bar = None
         if self.progress and articles:
@@ -208,11 +219,12 @@ class Ingestor:
             bar.close()
         return total_chunks
 
-    def _write_group(self, articles: Iterable[Article]) -> int:
+    def _write_group(self, articles: list[Article]) -> int:
+        stories = assign_stories(self.store, articles, self._known)
         c_ids, c_embed, c_docs, c_meta, s_ids, s_embed, s_docs, s_meta = ([] for _ in range(8))
         for article in articles:
             for acc, part in zip((c_ids, c_embed, c_docs, c_meta, s_ids, s_embed, s_docs, s_meta),
-                                 chunk_records(article), strict=True):
+                                 chunk_records(article, stories[article.id]), strict=True):
                 acc.extend(part)
         vectors = self.embedder.encode(c_embed + s_embed, batch_size=EMBED_BATCH)
         chunk_vecs, sent_vecs = vectors[: len(c_ids)], vectors[len(c_ids):]

@@ -44,6 +44,8 @@ def default_engine() -> Engine:
     return _engine
 
 
-def ask(question: str, *, history: list[dict] | None = None) -> Answer:
-    """Answer a question from the articles; see Answer and Citation for what comes back."""
-    return default_engine().ask(question, history=history)
+def ask(question: str, *, history: list[dict] | None = None, since: str | None = None,
+        until: str | None = None) -> Answer:
+    """Answer a question from the articles; see Answer and Citation for what comes back.
+    `since`/`until` (ISO dates, inclusive) keep to articles published in that range."""
+    return default_engine().ask(question, history=history, since=since, until=until)

@@ -10,12 +10,13 @@ best sentences, verbatim, each followed by its marker.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from qa import qtypes
-from qa.evidence import Evidence
+from qa.evidence import Evidence, story_of
 from qa.keyword import KeywordIndex
 from qa.models import Answer, Citation
 from qa.terms import content_terms
@@ -46,6 +47,8 @@ class Weights:
     threshold: float = 0.395
     adjacent_within: float = 0.05  # a neighbour this close in score joins the quote
     second_within: float = 0.06  # a second citation must score this close to the first
+    disagree_within: float = 0.12  # a differing source is reported this close to the first
+    same_claim: float = 0.6  # sentences this similar speak of the same thing
     max_citations: int = 2
 
 
@@ -125,33 +128,91 @@ class Answerer:
         scored.sort(key=lambda s: s.score, reverse=True)
         return scored
 
-    def compose(self, scored: list[Scored]) -> Answer:
-        """The reply from rated candidates (best first), or an abstention."""
+    def compose(self, scored: list[Scored], question: str = "",
+                copies: Callable[[list[Evidence]], list[str]] | None = None) -> Answer:
+        """The reply from rated candidates (best first), or an abstention. `copies` names the
+        other articles of a cited story, listed as "also in"."""
         w = self.weights
         if not scored or scored[0].support < w.threshold:
             best = scored[0].support if scored else 0.0
             return Answer(ABSTAIN_TEXT, [], True, round(best, 4))
-        groups = [_span(scored[0], scored, w)]
-        for s in scored[1:]:
-            if len(groups) >= w.max_citations or s.score < scored[0].score - w.second_within:
-                break
-            if s.support < w.threshold or any(_overlaps(s.evidence, g) for g in groups):
-                continue
-            if any(float(np.dot(s.evidence.vector, e.vector)) > 0.9 for g in groups for e in g):
-                continue  # says the same thing again
-            groups.append(_span(s, scored, w))
+        best = scored[0]
+        chosen = [(best, _span(best, scored, w))]
+        differ = False
+        rival = self._rival(question, scored, chosen[0][1])
+        if rival is not None:
+            chosen.append((rival, _span(rival, scored, w)))
+            differ = True
+        else:
+            for s in scored[1:]:
+                if len(chosen) >= w.max_citations or s.score < best.score - w.second_within:
+                    break
+                if s.support < w.threshold or any(
+                        _overlaps(s.evidence, g) or story_of(s.evidence) == story_of(g[0])
+                        for _, g in chosen):
+                    continue
+                if any(float(np.dot(s.evidence.vector, e.vector)) > 0.9
+                       for _, g in chosen for e in g):
+                    continue  # says the same thing again
+                chosen.append((s, _span(s, scored, w)))
+        if len(chosen) > 1 and all(g[0].meta.get("published_ts") is not None for _, g in chosen):
+            # equally supported (or disagreeing): the newest leads
+            chosen.sort(key=lambda c: c[1][0].meta.get("published_ts", -1), reverse=True)
         parts, citations = [], []
-        for n, group in enumerate(groups, start=1):
+        for n, (s, group) in enumerate(chosen, start=1):
             quote = quote_for(group)
-            parts.append(f"{quote} [{n}]")
             m = group[0].meta
-            support = max(s.support for s in scored if s.evidence in group)
+            date = m.get("published")
+            parts.append(f"As of {date}: {quote} [{n}]" if date else f"{quote} [{n}]")
+            also = tuple(copies(group)) if copies else ()
             citations.append(Citation(
                 number=n, article_id=group[0].article_id, title=m.get("title", ""),
-                quote=quote, url=m.get("url"), published=m.get("published"),
-                score=round(support, 4),
+                quote=quote, url=m.get("url"), published=date,
+                score=round(s.support, 4), also_in=also,
             ))
-        return Answer(" ".join(parts), citations, False, round(scored[0].support, 4))
+        text = " ".join(parts)
+        if differ:
+            text = f"The sources differ. {text}"
+        return Answer(text, citations, False, round(best.support, 4), differ)
+
+    def _rival(self, question: str, scored: list[Scored], best: list[Evidence]) -> Scored | None:
+        """A nearly-as-good sentence from another story that says the same thing with other
+        figures or names (700 vs 600 personnel), or None."""
+        w = self.weights
+        kind = qtypes.wanted(question)
+        if kind not in ("number", "place", "person"):
+            return None  # only figures and names are compared
+        mine = _figures(quote_for(best), question, kind)
+        if not mine:
+            return None
+        lead = scored[0]
+        for s in scored[1:]:
+            if s.score < lead.score - w.disagree_within:
+                break
+            if s.support < w.threshold or story_of(s.evidence) == story_of(best[0]):
+                continue
+            if (float(np.dot(s.evidence.vector, best[0].vector)) < w.same_claim
+                    or s.own < w.same_claim * lead.own):
+                continue  # not a claim about the same thing
+            theirs = _figures(s.evidence.text, question, kind)
+            if theirs and not (theirs & mine):
+                return s
+        return None
+
+
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_NAME = re.compile(r"\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)*")
+
+
+def _figures(text: str, question: str, kind: str | None) -> set[str]:
+    """The figures a sentence states for a number question (numbers, not years), or for a
+    question about a place or a person, the names it gives that the question does not."""
+    if kind == "number":
+        return {n.replace(",", "") for n in _NUMBER.findall(text)
+                if not re.fullmatch(r"(19|20)\d\d", n)} - set(_NUMBER.findall(question))
+    asked = set(re.findall(r"\w+", question.lower()))
+    return {m for m in _NAME.findall(text)[1:]
+            if not set(re.findall(r"\w+", m.lower())) & asked}
 
 
 def _span(best: Scored, scored: list[Scored], w: Weights) -> list[Evidence]:

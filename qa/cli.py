@@ -24,6 +24,8 @@ def format_answer(answer: Answer, width: int = 100) -> str:
                                        subsequent_indent="    "))
             if c.url:
                 lines.append(f"    {c.url}")
+            if c.also_in:
+                lines.append(f"    also in: {', '.join(c.also_in)}")
     return "\n".join(lines)
 
 
@@ -34,11 +36,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("question", help="the question, in quotes")
     parser.add_argument("--json", action="store_true", help="print the Answer as JSON")
+    parser.add_argument("--since", metavar="YYYY-MM-DD",
+                        help="only articles published on or after this date")
+    parser.add_argument("--until", metavar="YYYY-MM-DD",
+                        help="only articles published on or before this date")
     args = parser.parse_args(argv)
     try:
         from qa import ask
 
-        answer = ask(args.question)
+        answer = ask(args.question, since=args.since, until=args.until)
     except NewsQAError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -6,17 +6,20 @@ import logging
 import threading
 import time
 import unicodedata
+from dataclasses import replace
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from index.dates import day_number
 from qa.answering import Answerer, Weights
 from qa.config import MAX_QUESTION_CHARS, Settings
 from qa.conversation import contextualize, validate_history
 from qa.embeddings import SentenceEmbedder
 from qa.errors import ArticlesNotFound, InvalidQuestion
-from qa.evidence import gather
+from qa.evidence import Evidence, gather, story_of
 from qa.keyword import KeywordIndex, cache_dir_for
 from qa.models import Answer
 from qa.retrieval import HybridRetriever
@@ -43,6 +46,23 @@ def clean_question(question: Any) -> str:
     if not any(ch.isalnum() for ch in text):
         raise InvalidQuestion("the question has no words in it: ask something about the articles")
     return text
+
+
+def parse_range(since: str | None, until: str | None) -> tuple[int | None, int | None]:
+    """Day numbers for an inclusive ISO date range; a clear error for anything else."""
+    days = []
+    for name, value in (("since", since), ("until", until)):
+        if value in (None, ""):
+            days.append(None)
+            continue
+        try:
+            days.append(day_number(date.fromisoformat(str(value).strip()).isoformat()))
+        except ValueError:
+            raise InvalidQuestion(
+                f"{name}={value!r} is not a date: use YYYY-MM-DD, e.g. 2024-06-14") from None
+    if days[0] is not None and days[1] is not None and days[0] > days[1]:
+        raise InvalidQuestion(f"since={since} is after until={until}: nothing can match")
+    return days[0], days[1]
 
 
 class Engine:
@@ -107,15 +127,19 @@ class Engine:
         return report
 
     # -- questions ---------------------------------------------------------------------------
-    def ask(self, question: str, *, history: list[dict] | None = None) -> Answer:
-        """Answer from the articles, citing the sentences used, or abstain."""
-        return self.trace(question, history=history)[0]
+    def ask(self, question: str, *, history: list[dict] | None = None,
+            since: str | None = None, until: str | None = None) -> Answer:
+        """Answer from the articles, citing the sentences used, or abstain. `since`/`until`
+        (ISO dates, inclusive) keep to articles published in that range."""
+        return self.trace(question, history=history, since=since, until=until)[0]
 
-    def trace(self, question: str, *, history: list[dict] | None = None
+    def trace(self, question: str, *, history: list[dict] | None = None,
+              since: str | None = None, until: str | None = None
               ) -> tuple[Answer, list[str]]:
         """The answer and the article ids of the retrieved chunks, best first (for evaluation)."""
         text = clean_question(question)
         messages = validate_history(history)
+        since_day, until_day = parse_range(since, until)
         self.refresh()
         with self._lock:
             retriever, answerer, keyword = self.retriever, self.answerer, self.keyword
@@ -127,9 +151,26 @@ class Engine:
             r_vec = q_vec
         else:
             q_vec, r_vec = self.embedder.encode([text, query])
-        nodes = retriever.retrieve(query, r_vec.tolist())
+        nodes = retriever.retrieve(query, r_vec.tolist(), since_day, until_day)
         evidence = gather(self.store, nodes)
         scored = answerer.score(text, np.asarray(q_vec), evidence,
                                 None if query == text else np.asarray(r_vec))
         retrieved = [n.node.metadata.get("article_id", "") for n in nodes]
-        return answerer.compose(scored), retrieved
+        answer = answerer.compose(scored, text, self._copies)
+        filtered = since_day is not None or until_day is not None
+        if filtered and keyword.undated_articles:
+            n = keyword.undated_articles
+            note = (f"({n} undated article{'s were' if n > 1 else ' was'} left out by the "
+                    "date filter.)")
+            answer = replace(answer, text=f"{answer.text} {note}")
+        return answer, retrieved
+
+    def _copies(self, group: list[Evidence]) -> list[str]:
+        """Other articles of the same story that carry the cited sentence."""
+        first = group[0]
+        if not first.shash:
+            return []
+        got = self.store.sentences.get(where={"shash": first.shash}, include=["metadatas"])
+        return sorted({m["article_id"] for m in got["metadatas"]
+                       if m["article_id"] != first.article_id
+                       and m.get("story_id") == story_of(first)})

@@ -28,6 +28,8 @@ class Case:
     abstain: bool
     history: list[dict] = field(default_factory=list)
     kind: str = ""
+    since: str | None = None
+    until: str | None = None
 
 
 def load_cases(path: Path) -> list[Case]:
@@ -39,7 +41,8 @@ def load_cases(path: Path) -> list[Case]:
             d = json.loads(line)
             cases.append(Case(d["question"], list(d.get("answer_contains", [])),
                               list(d.get("article_ids", [])), bool(d.get("abstain", False)),
-                              list(d.get("history", [])), d.get("kind", "")))
+                              list(d.get("history", [])), d.get("kind", ""),
+                              d.get("since"), d.get("until")))
         except (json.JSONDecodeError, KeyError, TypeError) as e:
             raise NewsQAError(f"{path}:{n}: not a question record ({e})") from e
     return cases
@@ -87,7 +90,8 @@ def evaluate(engine, cases: list[Case]) -> dict:
     texts: dict[str, str] = {}
     for c in cases:
         t0 = time.perf_counter()
-        answer, retrieved = engine.trace(c.question, history=c.history or None)
+        answer, retrieved = engine.trace(c.question, history=c.history or None,
+                                         since=c.since, until=c.until)
         latencies.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         engine.embedder.encode([c.question])
@@ -167,18 +171,40 @@ def format_report(name: str, m: dict) -> str:
     return "\n".join(lines)
 
 
+def _temporary_engine(articles: Path):
+    """An engine over its own throw-away index of the given articles."""
+    import tempfile
+
+    from qa.config import Settings
+    from qa.engine import Engine
+
+    if not articles.exists():
+        raise NewsQAError(f"articles path {str(articles)!r} does not exist")
+    folder = tempfile.mkdtemp(prefix="newsqa-eval-")
+    engine = Engine(Settings.from_env(articles_dir=str(articles), index_dir=folder,
+                                      chroma_url=None), auto_index=False)
+    engine.ingest([str(articles)], progress=False)
+    return engine
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m qa.eval", description=__doc__.split("\n")[0])
     parser.add_argument("files", nargs="*", type=Path,
                         help=f"question files (default {DEFAULT_FILE.name})")
     parser.add_argument("--json", type=Path, help="write metrics and per-question rows here")
     parser.add_argument("--show-misses", action="store_true", help="print each wrong answer")
+    parser.add_argument("--articles", type=Path,
+                        help="answer from these articles (a file or folder), indexed into a "
+                             "temporary store, instead of the configured index")
     args = parser.parse_args(argv)
     files = args.files or [DEFAULT_FILE]
     try:
-        from qa import default_engine
+        if args.articles:
+            engine = _temporary_engine(args.articles)
+        else:
+            from qa import default_engine
 
-        engine = default_engine()
+            engine = default_engine()
         results = {}
         for f in files:
             if not f.is_file():

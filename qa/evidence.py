@@ -10,6 +10,10 @@ from llama_index.core.schema import NodeWithScore
 from qa.store import Store
 
 
+def story_of(e: Evidence) -> str:
+    return e.meta.get("story_id") or e.article_id
+
+
 @dataclass
 class Evidence:
     """One sentence of a retrieved chunk, ready to be judged."""
@@ -21,7 +25,8 @@ class Evidence:
     vector: np.ndarray
     chunk_rank: int
     chunk_score: float
-    meta: dict  # the chunk's metadata: title, url, published, ...
+    meta: dict  # the chunk's metadata: title, url, published, story_id, ...
+    shash: str = ""  # the sentence's normalised hash: copies of a story share it
     prev: Evidence | None = None
     next: Evidence | None = None
 
@@ -52,7 +57,7 @@ def gather(store: Store, nodes: list[NodeWithScore]) -> list[Evidence]:
         rank, i, node, own = wanted[sid]
         ev = Evidence(meta["article_id"], i, int(meta.get("paragraph", 0)), doc,
                       np.asarray(vec, dtype=np.float32), rank, float(node.score or 0.0),
-                      node.node.metadata)
+                      node.node.metadata, meta.get("shash", ""))
         by_key[(ev.article_id, i)] = ev
         if own:
             owned.append(ev)

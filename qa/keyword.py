@@ -8,6 +8,7 @@ that reads the same collection gets the same keyword index.
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import json
 import logging
@@ -15,7 +16,9 @@ import math
 import shutil
 from pathlib import Path
 
-from llama_index.core.schema import TextNode
+import numpy as np
+from llama_index.core.base.base_retriever import BaseRetriever
+from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 from llama_index.core.vector_stores.utils import metadata_dict_to_node
 
 from qa.config import Settings
@@ -23,6 +26,21 @@ from qa.store import Store
 
 log = logging.getLogger(__name__)
 STAMP = "newsqa_revision.json"
+
+
+class _MaskedBM25(BaseRetriever):
+    """A BM25 query that only scores the chunks the mask allows."""
+
+    def __init__(self, retriever, mask: list[int]):
+        super().__init__()
+        self._inner = copy.copy(retriever)
+        self._inner.corpus_weight_mask = mask
+        self._any = any(mask)
+
+    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        if not self._any:
+            return []
+        return [n for n in self._inner.retrieve(query_bundle) if (n.score or 0) > 0]
 
 
 def cache_dir_for(settings: Settings) -> Path:
@@ -57,6 +75,17 @@ class KeywordIndex:
         self.n_docs = int(bm25.scores["num_docs"])
         self._vocab: dict[str, int] = bm25.vocab_dict
         self._indptr = bm25.scores["indptr"]
+        corpus = retriever.corpus or []
+        self._days = np.array([int(c.get("published_ts", -1)) for c in corpus], dtype=np.int64)
+        undated = {c.get("article_id") for c in corpus if "published_ts" not in c}
+        self.undated_articles = len(undated)
+
+    def dated(self, since: int | None, until: int | None):
+        """The BM25 retriever restricted (by bm25s's weight mask) to chunks dated in range."""
+        mask = self._days >= (since if since is not None else 0)
+        if until is not None:
+            mask &= self._days <= until
+        return _MaskedBM25(self.retriever, mask.astype(int).tolist())
 
     @classmethod
     def build(cls, store: Store, revision: str, top_k: int) -> KeywordIndex | None:

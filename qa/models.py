@@ -15,9 +15,12 @@ class Citation:
     url: str | None = None
     published: str | None = None  # ISO date
     score: float = 0.0
+    also_in: tuple[str, ...] = ()  # other articles carrying the same story (copies, re-posts)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        d["also_in"] = list(self.also_in)
+        return d
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,7 @@ class Answer:
     citations: list[Citation] = field(default_factory=list)
     abstained: bool = False
     support: float = 0.0  # how well the best sentence answers; compared with the threshold
+    sources_differ: bool = False  # the best sources give different figures or names
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -33,4 +37,5 @@ class Answer:
             "citations": [c.to_dict() for c in self.citations],
             "abstained": self.abstained,
             "support": self.support,
+            "sources_differ": self.sources_differ,
         }

@@ -17,27 +17,51 @@ from qa.keyword import KeywordIndex
 from qa.store import Store
 
 
-def dense_retriever(store: Store, embedder: SentenceEmbedder, top_k: int):
-    """A plain llama-index vector retriever over the chunk collection."""
+def vector_index(store: Store, embedder: SentenceEmbedder) -> VectorStoreIndex:
+    """A plain llama-index vector index over the chunk collection (embed model passed in,
+    never the global Settings)."""
     vector_store = ChromaVectorStore(chroma_collection=store.chunks)
-    index = VectorStoreIndex.from_vector_store(vector_store, embed_model=embedder)
-    return index.as_retriever(similarity_top_k=top_k)
+    return VectorStoreIndex.from_vector_store(vector_store, embed_model=embedder)
+
+
+def date_where(since: int | None, until: int | None) -> dict | None:
+    """A Chroma `where` on the day number of publication; undated records never match."""
+    parts = []
+    if since is not None:
+        parts.append({"published_ts": {"$gte": since}})
+    if until is not None:
+        parts.append({"published_ts": {"$lte": until}})
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else {"$and": parts}
+
+
+def spread_by_story(nodes: list[NodeWithScore]) -> list[NodeWithScore]:
+    """Each story's best chunk first, in rank order; further chunks of a story after them, so
+    copies of one story do not fill the candidates."""
+    first, rest, seen = [], [], set()
+    for n in nodes:
+        story = n.node.metadata.get("story_id") or n.node.metadata.get("article_id")
+        (rest if story in seen else first).append(n)
+        seen.add(story)
+    return first + rest
 
 
 class SentenceHitRetriever(BaseRetriever):
     """Chunks holding the sentences nearest the query. Sentence vectors carry their section's
     context, so this finds the one answering sentence even when many chunks look alike."""
 
-    def __init__(self, store: Store, top_k: int):
+    def __init__(self, store: Store, top_k: int, where: dict | None = None):
         super().__init__()
         self._store = store
         self._top_k = top_k
+        self._where = where
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         if not query_bundle.embedding:
             return []
         hits = self._store.sentences.query(query_embeddings=[query_bundle.embedding],
-                                           n_results=self._top_k * 2,
+                                           n_results=self._top_k * 2, where=self._where,
                                            include=["metadatas", "distances"])
         best: dict[str, float] = {}
         for meta, distance in zip(hits["metadatas"][0], hits["distances"][0], strict=True):
@@ -65,19 +89,31 @@ class HybridRetriever:
     def __init__(self, store: Store, embedder: SentenceEmbedder, keyword: KeywordIndex | None,
                  top_k: int = 8):
         self.top_k = top_k
-        self.dense = dense_retriever(store, embedder, top_k)
-        retrievers = [self.dense, SentenceHitRetriever(store, top_k)]
-        if keyword is not None:
-            retrievers.append(keyword.retriever)
-        self._fusion = QueryFusionRetriever(
+        self._store = store
+        self._keyword = keyword
+        self._index = vector_index(store, embedder)
+        self._fusion = self._fused(None, None)
+
+    def _fused(self, since: int | None, until: int | None) -> QueryFusionRetriever:
+        where = date_where(since, until)
+        kwargs = {"vector_store_kwargs": {"where": where}} if where else {}
+        retrievers = [self._index.as_retriever(similarity_top_k=self.top_k, **kwargs),
+                      SentenceHitRetriever(self._store, self.top_k, where)]
+        if self._keyword is not None:
+            retrievers.append(self._keyword.retriever if where is None
+                              else self._keyword.dated(since, until))
+        return QueryFusionRetriever(
             retrievers,
             llm=MockLLM(),
             mode=FUSION_MODES.RECIPROCAL_RANK,
-            similarity_top_k=top_k,
+            similarity_top_k=self.top_k,
             num_queries=1,
             use_async=False,
         )
 
-    def retrieve(self, query: str, embedding: list[float]) -> list[NodeWithScore]:
-        """Fused chunks, best first; `embedding` is the query's, computed once by the caller."""
-        return self._fusion.retrieve(QueryBundle(query_str=query, embedding=embedding))
+    def retrieve(self, query: str, embedding: list[float], since: int | None = None,
+                 until: int | None = None) -> list[NodeWithScore]:
+        """Fused chunks, best first; `embedding` is the query's, computed once by the caller.
+        `since`/`until` (day numbers) filter inside each index's own query."""
+        fusion = self._fusion if since is None and until is None else self._fused(since, until)
+        return spread_by_story(fusion.retrieve(QueryBundle(query_str=query, embedding=embedding)))

@@ -233,3 +233,14 @@ def test_article_markup_is_shown_as_text_and_never_runs(app_url):
         assert page.locator("#sources script, #sources img, #chat img").count() == 0
         assert dialogs == []
         browser.close()
+
+
+def test_api_date_range_leaves_undated_articles_out(app_url):
+    from gradio_client import Client
+
+    client = Client(app_url[0], verbose=False)
+    result = client.predict(SEED_QUESTION, "2024-01-01", "", api_name="/ask")
+    assert result["abstained"] is True
+    assert "undated articles were left out by the date filter" in result["text"]
+    with pytest.raises(Exception, match="not a date"):
+        client.predict(SEED_QUESTION, "last week", "", api_name="/ask")

@@ -70,8 +70,8 @@ def test_questions_keep_being_answered_while_an_ingest_runs(make_engine, tmp_pat
         while not done.is_set():
             try:
                 a = engine.ask(SEED_QUESTION)
-                answered.append("Wiesbaden" in a.text
-                                and a.citations[0].article_id == "002_97a7c6ca049e9223")
+                ok = "Wiesbaden" in a.text and a.citations[0].article_id == "002_97a7c6ca049e9223"
+                answered.append(ok or a.text)
             except BaseException as e:  # noqa: BLE001
                 errors.append(e)
 
@@ -84,7 +84,8 @@ def test_questions_keep_being_answered_while_an_ingest_runs(make_engine, tmp_pat
     for t in askers:
         t.join(timeout=60)
     assert not errors, errors[:3]
-    assert len(answered) > 10 and all(answered)
+    assert len(answered) > 10
+    assert [a for a in answered if a is not True] == []
     engine.refresh(force=True)
     for p in planted[:20]:
         a = engine.ask(p.question)
