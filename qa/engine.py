@@ -155,7 +155,9 @@ class Engine:
         evidence = gather(self.store, nodes)
         scored = answerer.score(text, np.asarray(q_vec), evidence,
                                 None if query == text else np.asarray(r_vec))
-        retrieved = [n.node.metadata.get("article_id", "") for n in nodes]
+        # the pipeline's ranking: articles by their best sentence, then the rest as fused
+        retrieved = list(dict.fromkeys([s.evidence.article_id for s in scored]
+                                       + [n.node.metadata.get("article_id", "") for n in nodes]))
         answer = answerer.compose(scored, text, self._copies)
         filtered = since_day is not None or until_day is not None
         if filtered and keyword.undated_articles:

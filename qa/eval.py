@@ -17,7 +17,8 @@ from pathlib import Path
 from qa.config import PROJECT_ROOT
 from qa.errors import NewsQAError
 
-DEFAULT_FILE = PROJECT_ROOT / "eval_questions" / "seed.jsonl"
+ROOT_QUESTIONS = PROJECT_ROOT / "eval_questions"
+DEFAULT_FILE = ROOT_QUESTIONS / "seed.jsonl"
 
 
 @dataclass
@@ -83,14 +84,16 @@ def source_text(store, article_id: str, cache: dict[str, str]) -> str:
     return text
 
 
-def evaluate(engine, cases: list[Case]) -> dict:
-    """Run every case through the engine; return the metrics and one row per case."""
-    engine.ask("warm-up question about NATO")  # load caches, first-call costs
+def evaluate(engine, cases: list[Case], system=None) -> dict:
+    """Run every case through a system (default: the engine itself; or a baseline over the
+    engine's index); return the metrics and one row per case."""
+    system = system or engine
+    system.trace("warm-up question about NATO")  # load caches, first-call costs
     rows, latencies, embed_latencies = [], [], []
     texts: dict[str, str] = {}
     for c in cases:
         t0 = time.perf_counter()
-        answer, retrieved = engine.trace(c.question, history=c.history or None,
+        answer, retrieved = system.trace(c.question, history=c.history or None,
                                          since=c.since, until=c.until)
         latencies.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
@@ -105,11 +108,14 @@ def evaluate(engine, cases: list[Case]) -> dict:
         rank = next((i + 1 for i, a in enumerate(retrieved) if a in c.article_ids), None)
         quotes_ok = [cit.quote in source_text(engine.store, cit.article_id, texts)
                      for cit in answer.citations]
+        precise = [cit.article_id in c.article_ids for cit in answer.citations]
         rows.append({
             "question": c.question, "kind": c.kind, "expected_abstain": c.abstain,
             "abstained": answer.abstained, "correct": correct, "first_citation_ok": first_ok,
             "rank": rank, "support": answer.support, "quotes_verbatim": all(quotes_ok),
-            "n_quotes": len(quotes_ok), "reply": answer.text,
+            "n_quotes": len(quotes_ok), "quotes_ok": sum(quotes_ok),
+            "citations_on_target": sum(precise), "reply": answer.text,
+            "latency_ms": latencies[-1] * 1000,
             "cited": [cit.article_id for cit in answer.citations],
         })
     return {"metrics": metrics(rows, latencies, embed_latencies), "rows": rows}
@@ -140,10 +146,14 @@ def metrics(rows: list[dict], latencies: list[float], embed_latencies: list[floa
         "hit@5": share(k is not None and k <= 5 for k in ranks),
         "mrr": share((1 / k) if k else 0.0 for k in ranks),
         "abstention_precision": share(r["expected_abstain"] for r in abstained) if abstained
-        else 1.0,
+        else None,  # it never abstained: no precision to speak of
         "abstention_recall": share(r["abstained"] for r in unanswerable) if unanswerable
         else 1.0,
         "quotes_verbatim": share(r["quotes_verbatim"] for r in rows if r["n_quotes"]),
+        "citation_precision": (sum(r["citations_on_target"] for r in answerable)
+                               / max(1, sum(r["n_quotes"] for r in answerable))),
+        "quote_fidelity": (sum(r["quotes_ok"] for r in rows)
+                           / max(1, sum(r["n_quotes"] for r in rows))),
         "latency_p50_ms": p50 * 1000,
         "latency_p95_ms": percentile(latencies, 95) * 1000,
         "embed_p50_ms": emb50 * 1000,
@@ -154,12 +164,13 @@ def metrics(rows: list[dict], latencies: list[float], embed_latencies: list[floa
 
 
 def format_report(name: str, m: dict) -> str:
-    pct = ("answer_accuracy", "answer_accuracy_answerable", "first_citation_accuracy", "hit@1",
-           "hit@3", "hit@5", "abstention_precision", "abstention_recall", "quotes_verbatim")
+    pct = ("answer_accuracy", "answer_accuracy_answerable", "first_citation_accuracy",
+           "citation_precision", "quote_fidelity", "hit@1", "hit@3", "hit@5",
+           "abstention_precision", "abstention_recall")
     lines = [f"{name}: {m['questions']} questions ({m['answerable']} answerable, "
              f"{m['unanswerable']} not)"]
     for key in pct:
-        lines.append(f"  {key:<28} {m[key] * 100:6.1f} %")
+        lines.append(f"  {key:<28} " + ("   n/a" if m[key] is None else f"{m[key] * 100:6.1f} %"))
     lines.append(f"  {'mrr':<28} {m['mrr']:8.3f}")
     lines.append(f"  {'latency p50 / p95':<28} {m['latency_p50_ms']:6.1f} / "
                  f"{m['latency_p95_ms']:.1f} ms")
@@ -187,11 +198,36 @@ def _temporary_engine(articles: Path):
     return engine
 
 
+SYSTEM = "newsqa"
+COMPARED = ("answer_accuracy", "first_citation_accuracy", "citation_precision", "quote_fidelity",
+            "hit@1", "hit@3", "hit@5", "mrr", "abstention_precision", "abstention_recall",
+            "latency_p50_ms", "latency_p95_ms")
+
+
+def format_comparison(name: str, by_system: dict[str, dict]) -> str:
+    """One table: a row per measure, a column per system."""
+    systems = list(by_system)
+    width = max(12, *(len(s) for s in systems))
+    lines = [f"{name}: {next(iter(by_system.values()))['metrics']['questions']} questions",
+             f"  {'':<26}" + "".join(f"{s:>{width + 2}}" for s in systems)]
+    for key in COMPARED:
+        cells = []
+        for s in systems:
+            v = by_system[s]["metrics"][key]
+            cells.append("n/a" if v is None else f"{v:.1f} ms" if key.endswith("_ms") else
+                         f"{v:.3f}" if key == "mrr" else f"{v * 100:.1f} %")
+        lines.append(f"  {key:<26}" + "".join(f"{c:>{width + 2}}" for c in cells))
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m qa.eval", description=__doc__.split("\n")[0])
     parser.add_argument("files", nargs="*", type=Path,
                         help=f"question files (default {DEFAULT_FILE.name})")
     parser.add_argument("--json", type=Path, help="write metrics and per-question rows here")
+    parser.add_argument("--report", type=Path, help="write a self-contained HTML report here")
+    parser.add_argument("--compare", action="store_true",
+                        help="also run the keyword-only and dense-only baselines")
     parser.add_argument("--show-misses", action="store_true", help="print each wrong answer")
     parser.add_argument("--articles", type=Path,
                         help="answer from these articles (a file or folder), indexed into a "
@@ -199,29 +235,46 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     files = args.files or [DEFAULT_FILE]
     try:
+        for f in files:
+            if not f.is_file():
+                raise NewsQAError(f"question file {str(f)!r} does not exist")
         if args.articles:
             engine = _temporary_engine(args.articles)
         else:
             from qa import default_engine
 
             engine = default_engine()
-        results = {}
+        systems: dict[str, object] = {SYSTEM: engine}
+        if args.compare:
+            from qa.baselines import DenseBaseline, KeywordBaseline
+
+            for baseline in (KeywordBaseline(engine), DenseBaseline(engine)):
+                systems[baseline.name] = baseline
+        results: dict[str, dict[str, dict]] = {}
         for f in files:
-            if not f.is_file():
-                raise NewsQAError(f"question file {str(f)!r} does not exist")
-            results[str(f)] = evaluate(engine, load_cases(f))
+            cases = load_cases(f)
+            results[str(f)] = {name: evaluate(engine, cases, system)
+                               for name, system in systems.items()}
     except NewsQAError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    for name, res in results.items():
-        print(format_report(name, res["metrics"]))
+    for name, by_system in results.items():
+        if args.compare:
+            print(format_comparison(name, by_system))
+        else:
+            print(format_report(name, by_system[SYSTEM]["metrics"]))
         if args.show_misses:
-            for r in res["rows"]:
+            for r in by_system[SYSTEM]["rows"]:
                 if not r["correct"] or not r["quotes_verbatim"]:
                     print(f"  MISS [{r['kind']}] {r['question']} -> support={r['support']:.3f} "
                           f"{r['reply'][:160]}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, ensure_ascii=False))
+    if args.report:
+        from qa.report import html_report
+
+        args.report.write_text(html_report(results, engine.weights.threshold), encoding="utf-8")
+        print(f"report: {args.report}")
     return 0
 
 

@@ -15,3 +15,26 @@ def test_seed_question_set_meets_its_bar(seed_engine):
     assert m["abstention_recall"] == 1.0, misses
     assert m["quotes_verbatim"] == 1.0
     assert m["first_citation_accuracy"] >= 0.9
+
+
+def test_compare_puts_the_pipeline_ahead_of_both_baselines_and_reports(seed_engine, tmp_path):
+    from qa.baselines import DenseBaseline, KeywordBaseline
+    from qa.eval import ROOT_QUESTIONS, SYSTEM
+    from qa.report import html_report
+
+    results = {}
+    for name in ("seed.jsonl", "conversations.jsonl"):
+        cases = load_cases(ROOT_QUESTIONS / name)
+        systems = {SYSTEM: seed_engine, "keyword": KeywordBaseline(seed_engine),
+                   "dense": DenseBaseline(seed_engine)}
+        results[name] = {n: evaluate(seed_engine, cases, s) for n, s in systems.items()}
+        ours = results[name][SYSTEM]["metrics"]
+        for base in ("keyword", "dense"):
+            theirs = results[name][base]["metrics"]
+            assert ours["answer_accuracy"] > theirs["answer_accuracy"], (name, base)
+            assert ours["mrr"] > theirs["mrr"], (name, base)
+            assert theirs["abstention_recall"] == 0.0  # baselines never abstain
+    page = html_report(results, seed_engine.weights.threshold)
+    assert page.count("<svg") == 4 and "abstain below" in page
+    assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert "<script" not in page

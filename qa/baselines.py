@@ -1,0 +1,49 @@
+"""The obvious alternatives, over the same index, for `python -m qa.eval --compare`: the top
+chunk of a keyword (BM25) search, and the top chunk of a plain llama-index vector retriever.
+Neither abstains; each returns its top chunk as the reply, cited as one source."""
+
+from __future__ import annotations
+
+from llama_index.core.schema import NodeWithScore, QueryBundle
+
+from qa.models import Answer, Citation
+from qa.retrieval import vector_index
+
+
+def _top_chunk_answer(nodes: list[NodeWithScore]) -> tuple[Answer, list[str]]:
+    if not nodes:
+        return Answer("No results.", [], True, 0.0), []
+    top = nodes[0]
+    m = top.node.metadata
+    quote = top.node.get_content()
+    citation = Citation(1, m.get("article_id", ""), m.get("title", ""), quote, m.get("url"),
+                        m.get("published"), float(top.score or 0.0))
+    answer = Answer(f"{quote} [1]", [citation], False, float(top.score or 0.0))
+    return answer, [n.node.metadata.get("article_id", "") for n in nodes]
+
+
+class KeywordBaseline:
+    """BM25 over the chunks (llama-index-retrievers-bm25), top chunk as the answer."""
+
+    name = "keyword-only (BM25 top chunk)"
+
+    def __init__(self, engine):
+        self.engine = engine
+
+    def trace(self, question: str, **_: object) -> tuple[Answer, list[str]]:
+        retriever = self.engine.keyword.retriever
+        return _top_chunk_answer(retriever.retrieve(QueryBundle(question)))
+
+
+class DenseBaseline:
+    """A plain llama-index VectorStoreIndex retriever over the same Chroma collection."""
+
+    name = "dense-only (llama-index top chunk)"
+
+    def __init__(self, engine, top_k: int = 10):
+        self.engine = engine
+        self.retriever = vector_index(engine.store, engine.embedder).as_retriever(
+            similarity_top_k=top_k)
+
+    def trace(self, question: str, **_: object) -> tuple[Answer, list[str]]:
+        return _top_chunk_answer(self.retriever.retrieve(question))
