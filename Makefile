@@ -32,7 +32,12 @@ test: lint
 	$(PY) -m pytest
 
 eval: setup
-	$(PY) -m qa.eval
+	$(PY) -m qa.eval eval_questions/seed.jsonl eval_questions/conversations.jsonl --compare \
+		--report docs/eval-report.html
+	$(PY) -m qa.eval eval_questions/news.jsonl --articles tests/data/news.jsonl --compare
+
+bench: setup
+	$(PY) -m bench.run
 
 clean:
 	rm -rf .index .pytest_cache .ruff_cache

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 from pathlib import Path
 
 import pytest
@@ -52,6 +53,13 @@ def make_engine(tmp_path, embedder):
         return Engine(settings, embedder=embedder, auto_index=auto_index)
 
     return make
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def article_file_text(article_id: str) -> str:

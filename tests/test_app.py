@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -14,7 +13,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from tests.conftest import ARTICLES, ROOT, SEED_QUESTION, WIESBADEN_ID
+from tests.conftest import ARTICLES, ROOT, SEED_QUESTION, WIESBADEN_ID, free_port
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 NEW_ARTICLE = """Harbour Bridge Reopens After Storm Repairs
@@ -32,12 +31,6 @@ Officials said <img src=x onerror="window.__pwned='img'"> the vote was close, wi
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
     """The app started as `python app.py` on a free loopback port; stopped afterwards."""
@@ -45,7 +38,7 @@ def app_url(tmp_path_factory):
     articles = root / "articles"
     shutil.copytree(ARTICLES, articles)
     (articles / "zorvik.txt").write_text(PAYLOAD_ARTICLE)
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, QA_ARTICLES_DIR=str(articles), QA_INDEX_DIR=str(root / "index"))
     log = open(root / "app.log", "w")
     proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -13,21 +12,15 @@ from pathlib import Path
 import pytest
 
 from qa.eval import DEFAULT_FILE, evaluate, load_cases
-from tests.conftest import ARTICLES, SEED_QUESTION
+from tests.conftest import ARTICLES, SEED_QUESTION, free_port
 
 CHROMA = Path(sys.executable).with_name("chroma")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def chroma_url(tmp_path_factory):
     data = tmp_path_factory.mktemp("chroma-server")
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, ANONYMIZED_TELEMETRY="False")
     log = open(data / "server.log", "w")
     proc = subprocess.Popen([str(CHROMA), "run", "--path", str(data / "db"), "--host",
@@ -103,6 +96,6 @@ def test_unreachable_server_is_a_clear_error(tmp_path, embedder):
     from qa.engine import Engine
     from qa.errors import StoreUnavailable
 
-    settings = Settings(index_dir=str(tmp_path), chroma_url=f"http://127.0.0.1:{_free_port()}")
+    settings = Settings(index_dir=str(tmp_path), chroma_url=f"http://127.0.0.1:{free_port()}")
     with pytest.raises(StoreUnavailable, match="cannot reach the Chroma server"):
         Engine(settings, embedder=embedder)
