@@ -166,7 +166,7 @@ def test_browser_ask_follow_up_upload_and_screenshot(app_url, tmp_path, capsys):
         print(f"\n[browser] Enter to answer on screen (warm): {elapsed * 1000:.0f} ms")
 
 
-def test_eight_api_clients_at_once(app_url, capsys):
+def test_eight_api_clients_at_once_while_sixteen_threads_ask(app_url, seed_engine, capsys):
     from concurrent.futures import ThreadPoolExecutor
 
     from gradio_client import Client
@@ -184,13 +184,21 @@ def test_eight_api_clients_at_once(app_url, capsys):
             out.append(needle in client.predict(q, api_name="/ask")["text"])
         return out
 
+    def in_process(i: int) -> bool:
+        q, needle = questions[i % 3]  # the seed engine has no Zorvik article
+        return needle in seed_engine.ask(q).text
+
     started = time.perf_counter()
-    with ThreadPoolExecutor(8) as pool:
-        results = [ok for session in pool.map(client_session, range(8)) for ok in session]
+    with ThreadPoolExecutor(8) as clients, ThreadPoolExecutor(16) as threads:
+        local = threads.map(in_process, range(64))
+        results = [ok for session in clients.map(client_session, range(8)) for ok in session]
+        local_results = list(local)
     elapsed = time.perf_counter() - started
     assert len(results) == 40 and all(results)
+    assert len(local_results) == 64 and all(local_results)
     with capsys.disabled():
-        print(f"\n[load] 8 gradio_client clients: {sum(results)}/40 answered correctly in "
+        print(f"\n[load] 8 gradio_client clients and 16 ask() threads at once: "
+              f"{sum(results)}/40 and {sum(local_results)}/64 answered correctly in "
               f"{elapsed:.1f} s")
 
 

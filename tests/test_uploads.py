@@ -43,3 +43,28 @@ def test_uploads_are_saved_inside_the_folder_and_big_ones_refused(tmp_path, monk
     assert any("bad.txt" in r and ".." in r for r in refused)
     assert sorted(p.name for p in tmp_path.rglob("*.txt")) == ["bad.txt", "big.txt", "ok.txt",
                                                                "ok.txt"]
+
+
+def test_auth_keeps_out_clients_without_the_password(seed_engine):
+    from gradio_client import Client
+
+    demo = app.build_app(seed_engine)
+    demo.queue()
+    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=None, quiet=True,
+                            prevent_thread_lock=True, auth=app.parse_auth("ana:s3cret"))
+    try:
+        with pytest.raises(Exception):  # noqa: B017 - refused at login, whatever the type
+            Client(url, verbose=False).predict("Where is the command?", api_name="/ask")
+        with pytest.raises(Exception):  # noqa: B017
+            Client(url, auth=("ana", "wrong"), verbose=False)
+        result = Client(url, auth=("ana", "s3cret"), verbose=False).predict(
+            "Where will the Ukraine support command be based?", api_name="/ask")
+        assert "Wiesbaden" in result["text"]
+    finally:
+        demo.close()
+
+
+@pytest.mark.parametrize("value", ["nocolon", ":pw", "user:"])
+def test_malformed_auth_is_a_clear_error(value):
+    with pytest.raises(InvalidSetting, match="user:password"):
+        app.parse_auth(value)
