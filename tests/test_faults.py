@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 from bench.corpus import make_corpus, write_jsonl
@@ -34,6 +36,22 @@ def _check_consistent(engine, n_articles):
     assert keyword_ids == chunk_ids
 
 
+def _wait_until_writing(proc, timeout: float = 180.0) -> bool:
+    """Block until the ingest's progress bar shows a stored group (or the process ends)."""
+    seen = bytearray()
+    started = threading.Event()
+
+    def read():
+        while chunk := proc.stderr.read(64):
+            seen.extend(chunk)
+            if re.search(rb"\b[1-9]\d*/\d+ ", bytes(seen)):
+                started.set()
+        started.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    return started.wait(timeout) and proc.poll() is None
+
+
 def test_ingest_killed_at_random_points_recovers(tmp_path, embedder, capsys):
     from qa.config import Settings
     from qa.engine import Engine
@@ -46,11 +64,12 @@ def test_ingest_killed_at_random_points_recovers(tmp_path, embedder, capsys):
     kills = 0
     for _ in range(4):
         proc = subprocess.Popen([sys.executable, "-m", "index"], cwd=ROOT, env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(4.0, 14.0))
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        writing = _wait_until_writing(proc)
+        time.sleep(rng.uniform(0.0, 4.0))  # somewhere inside the writes
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
-            kills += 1
+            kills += writing
         proc.wait()
     final = subprocess.run([sys.executable, "-m", "index", "--json"], cwd=ROOT, env=env,
                            capture_output=True, text=True, timeout=900)
