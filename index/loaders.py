@@ -7,7 +7,6 @@ import json
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -228,7 +227,3 @@ def load_articles(paths: Iterable[str | os.PathLike]
                 seen[item.id] = item.path
                 articles.append(item)
     return articles, skipped, files
-
-
-def today() -> str:
-    return date.today().isoformat()

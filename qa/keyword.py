@@ -137,9 +137,6 @@ class KeywordIndex:
         i = self._vocab.get(term)
         return 0 if i is None else int(self._indptr[i + 1] - self._indptr[i])
 
-    def known(self, term: str) -> bool:
-        return self.doc_freq(term) > 0
-
     def idf(self, term: str) -> float:
         """BM25's idf; a term no chunk contains gets the idf of the rarest possible term."""
         df = self.doc_freq(term)

@@ -132,10 +132,6 @@ class Store:
             yield from zip(ids, got["metadatas"], strict=True)
             offset += len(ids)
 
-    def delete_ids(self, collection: Any, ids: Sequence[str]) -> None:
-        for s in self.batches(len(ids)):
-            collection.delete(ids=list(ids[s]))
-
     def revision(self) -> str:
         """Changes whenever an ingest changes the index; readers use it to notice new data."""
         fresh = self.client.get_collection(self.chunks.name)

@@ -13,7 +13,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from tests.conftest import ARTICLES, ROOT, SEED_QUESTION, WIESBADEN_ID, free_port
+from tests.conftest import ARTICLES, ROOT, SEED_QUESTION, WIESBADEN_ID, free_port, stop
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 NEW_ARTICLE = """Harbour Bridge Reopens After Storm Repairs
@@ -57,11 +57,7 @@ def app_url(tmp_path_factory):
         proc.kill()
         pytest.fail("app did not start in 240 s")
     yield url, articles, root
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    stop(proc)
     log.close()
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from qa.eval import DEFAULT_FILE, evaluate, load_cases
-from tests.conftest import ARTICLES, SEED_QUESTION, free_port
+from tests.conftest import ARTICLES, SEED_QUESTION, free_port, stop
 
 CHROMA = Path(sys.executable).with_name("chroma")
 
@@ -42,11 +42,7 @@ def chroma_url(tmp_path_factory):
                 pytest.fail(f"chroma run did not start: {(data / 'server.log').read_text()}")
             time.sleep(0.3)
     yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    stop(proc)
     log.close()
 
 
