@@ -114,8 +114,8 @@ class Engine:
         from index.pipeline import Ingestor
 
         paths = paths or [self.settings.articles_dir]
-        if not paths or not all(Path(p).exists() for p in paths):
-            missing = next(p for p in paths if not Path(p).exists())
+        missing = next((p for p in paths if not Path(p).exists()), None)
+        if missing is not None:
             raise ArticlesNotFound(
                 f"articles folder {str(missing)!r} does not exist; set QA_ARTICLES_DIR or "
                 "create it and put .txt/.md/.html/.json/.jsonl articles in it"
