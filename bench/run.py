@@ -1,9 +1,10 @@
 """Benchmark (not a test): ingest throughput against the embedding model's own, the plain
 llama-index ingest as the peer, ask() latency and accuracy on planted questions, peak RSS.
 
-    python -m bench.run                  # N = 1000 and 10000, each in its own process
-    python -m bench.run --sizes 1000     # one size
-Writes bench/out/results.json and prints a table.
+    python -m bench.run                  # N = 1000 and 10000, torch and onnx-int8
+    python -m bench.run --sizes 1000 --backends torch
+Each size and backend runs in its own process (its peak RSS is its own). Writes
+bench/out/results.json after each run and prints a table at the end.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import os
 import platform
 import random
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -29,8 +31,19 @@ def _percentile(values: list[float], p: float) -> float:
     return percentile(values, p)
 
 
-def run_size(n: int, questions: int, peer: bool) -> dict:
-    """Everything for one corpus size, in this process (so its peak RSS is its own)."""
+def raw_throughput(embedder, texts: list[str]) -> float:
+    """Texts per second of the model alone on these texts, batched as ingest batches them."""
+    from index.pipeline import EMBED_BATCH
+
+    embedder.encode(texts[:EMBED_BATCH], batch_size=EMBED_BATCH)  # warm
+    t = time.perf_counter()
+    embedder.encode(texts, batch_size=EMBED_BATCH)
+    return len(texts) / (time.perf_counter() - t)
+
+
+def run_size(n: int, questions: int, peer: bool, backend: str = "torch") -> dict:
+    """Everything for one corpus size and embedding backend, in this process (so its peak RSS
+    is its own)."""
     from bench.corpus import make_corpus, write_jsonl
     from index.loaders import load_articles
     from index.pipeline import chunk_records
@@ -41,34 +54,32 @@ def run_size(n: int, questions: int, peer: bool) -> dict:
     work = Path(tempfile.mkdtemp(prefix=f"newsqa-bench-{n}-"))
     records, planted = make_corpus(n, seed=n)
     write_jsonl(records, work / "articles")
-    embedder = SentenceEmbedder.from_name(None)
-    embedder.encode(["warm up"])
-    result: dict = {"articles": n}
+    settings = Settings(articles_dir=str(work / "articles"), index_dir=str(work / "index"),
+                        embed_backend=backend)
+    embedder = SentenceEmbedder.from_settings(settings)
+    result: dict = {"articles": n, "backend": backend}
 
-    # the limit: the model embedding the very texts ingest embeds (a sample, same order)
+    # the limit: the model embedding the very texts ingest embeds (a sample, in order)
     articles, _, _ = load_articles([work / "articles"])
-    texts = []
-    for a in articles[: max(50, n // 10)]:
-        _, c_embed, _, _, _, s_embed, _, _ = chunk_records(a)
-        texts += c_embed + s_embed
-    t = time.perf_counter()
-    embedder.encode(texts, batch_size=128)
-    raw = len(texts) / (time.perf_counter() - t)
+    texts = [t for a in articles[: min(300, max(50, n // 10))] for t in chunk_records(a)[4]]
+    raw = raw_throughput(embedder, texts)
     result["raw_embed_texts_per_s"] = round(raw, 1)
+    if backend != "torch":  # the same texts through the torch model, in the same process
+        torch_raw = raw_throughput(SentenceEmbedder.from_name(settings.embed_model), texts)
+        result["raw_torch_texts_per_s"] = round(torch_raw, 1)
+        result["raw_vs_torch"] = round(raw / torch_raw, 2)
 
-    settings = Settings(articles_dir=str(work / "articles"), index_dir=str(work / "index"))
     engine = Engine(settings, embedder=embedder, auto_index=False)
     t = time.perf_counter()
     report = engine.ingest(progress=False)
     ingest_s = time.perf_counter() - t
     n_sentences = engine.store.sentences.count()
-    embedded = report.chunks_written + n_sentences
     result.update({
         "chunks": report.chunks_written, "sentences": n_sentences,
         "ingest_seconds": round(ingest_s, 1),
         "ingest_chunks_per_s": round(report.chunks_written / ingest_s, 1),
-        "ingest_texts_per_s": round(embedded / ingest_s, 1),
-        "ingest_vs_raw_embedding": round(embedded / ingest_s / raw, 3),
+        "ingest_texts_per_s": round(n_sentences / ingest_s, 1),
+        "ingest_vs_raw_embedding": round(n_sentences / ingest_s / raw, 3),
         "ingest_articles_per_s": round(n / ingest_s, 2),
     })
     engine.refresh(force=True)
@@ -91,15 +102,18 @@ def run_size(n: int, questions: int, peer: bool) -> dict:
     })
 
     if peer:
-        result.update(peer_ingest(records, embedder, work))
-        result["peer_vs_newsqa_articles_per_s"] = round(
+        result.update(peer_ingest(records, SentenceEmbedder.from_name(settings.embed_model),
+                                  work))
+        result["newsqa_vs_peer_articles_per_s"] = round(
             result["ingest_articles_per_s"] / result["peer_articles_per_s"], 2)
     result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    shutil.rmtree(work, ignore_errors=True)
     return result
 
 
 def peer_ingest(records: list[dict], embedder, work: Path) -> dict:
-    """The plain llama-index way: VectorStoreIndex.from_documents into a Chroma collection."""
+    """The plain llama-index way: VectorStoreIndex.from_documents into a Chroma collection,
+    with the torch model and llama-index's default splitter and batching."""
     import chromadb
     from chromadb.config import Settings as ChromaSettings
     from llama_index.core import Document, StorageContext, VectorStoreIndex
@@ -124,13 +138,13 @@ def peer_ingest(records: list[dict], embedder, work: Path) -> dict:
 
 
 def table(results: list[dict]) -> str:
-    keys = ["articles", "chunks", "sentences", "raw_embed_texts_per_s", "ingest_texts_per_s",
+    keys = ["chunks", "sentences", "raw_embed_texts_per_s", "raw_vs_torch", "ingest_texts_per_s",
             "ingest_vs_raw_embedding", "ingest_chunks_per_s", "ingest_articles_per_s",
-            "peer_articles_per_s", "peer_chunks_per_s", "ask_p50_ms", "ask_p95_ms",
-            "planted_accuracy", "peak_rss_mb"]
-    lines = ["| measure | " + " | ".join(f"N={r['articles']}" for r in results) + " |",
-             "| --- |" + " --- |" * len(results)]
-    for k in keys[1:]:
+            "peer_articles_per_s", "newsqa_vs_peer_articles_per_s", "peer_chunks_per_s",
+            "ask_p50_ms", "ask_p95_ms", "planted_accuracy", "peak_rss_mb"]
+    lines = ["| measure | " + " | ".join(f"N={r['articles']} {r['backend']}" for r in results)
+             + " |", "| --- |" + " --- |" * len(results)]
+    for k in keys:
         lines.append(f"| {k} | " + " | ".join(str(r.get(k, "")) for r in results) + " |")
     return "\n".join(lines)
 
@@ -145,27 +159,33 @@ def machine() -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--backends", nargs="+", default=["torch", "onnx-int8"],
+                        choices=["torch", "onnx-int8"])
     parser.add_argument("--questions", type=int, default=200)
     parser.add_argument("--no-peer", action="store_true", help="skip the llama-index peer ingest")
-    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # child process: one size
+    parser.add_argument("--out", type=Path, default=OUT / "results.json")
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # child process: one run
     args = parser.parse_args(argv)
     if args.one:
-        print(json.dumps(run_size(args.one, args.questions, not args.no_peer)))
+        backend = args.backends[0]
+        print(json.dumps(run_size(args.one, args.questions,
+                                  not args.no_peer and backend == "torch", backend)))
         return 0
-    results = []
-    for n in args.sizes:
-        cmd = [sys.executable, "-m", "bench.run", "--one", str(n), "--questions",
-               str(args.questions)] + (["--no-peer"] if args.no_peer else [])
-        done = subprocess.run(cmd, capture_output=True, text=True,
-                              cwd=Path(__file__).resolve().parent.parent)
-        if done.returncode != 0:
-            print(done.stderr[-3000:], file=sys.stderr)
-            return 1
-        results.append(json.loads(done.stdout.strip().splitlines()[-1]))
-        print(f"N={n}: {results[-1]}", file=sys.stderr)
-    OUT.mkdir(exist_ok=True)
+    results: list[dict] = []
     payload = {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "results": results}
-    (OUT / "results.json").write_text(json.dumps(payload, indent=2))
+    for n in args.sizes:
+        for backend in args.backends:
+            cmd = [sys.executable, "-m", "bench.run", "--one", str(n), "--backends", backend,
+                   "--questions", str(args.questions)] + (["--no-peer"] if args.no_peer else [])
+            done = subprocess.run(cmd, capture_output=True, text=True,
+                                  cwd=Path(__file__).resolve().parent.parent)
+            if done.returncode != 0:
+                print(done.stderr[-3000:], file=sys.stderr)
+                return 1
+            results.append(json.loads(done.stdout.strip().splitlines()[-1]))
+            print(f"N={n} {backend}: {results[-1]}", file=sys.stderr, flush=True)
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(json.dumps(payload, indent=2))  # what is done so far
     print(f"machine: {payload['machine']}\n")
     print(table(results))
     return 0

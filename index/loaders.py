@@ -7,6 +7,7 @@ import json
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -45,9 +46,13 @@ class Article:
         return "\n".join(p.text for p in self.paragraphs)
 
     def chunks(self) -> list[Chunk]:
+        return self._chunks
+
+    @cached_property
+    def _chunks(self) -> list[Chunk]:  # sentence splitting is the costly part of ingest's own
         return chunk_article(list(self.paragraphs))
 
-    @property
+    @cached_property
     def content_hash(self) -> str:
         h = hashlib.sha256()
         for part in (PIPELINE_VERSION, self.title, self.url or "", self.published or "",

@@ -13,10 +13,12 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from llama_index.core.schema import MetadataMode, TextNode
+import numpy as np
+from llama_index.core.schema import TextNode
 from llama_index.core.vector_stores.utils import node_to_metadata_dict
 
 from index.chunking import Sentence
@@ -28,7 +30,10 @@ from qa.embeddings import SentenceEmbedder
 from qa.keyword import KeywordIndex, cache_dir_for
 from qa.store import Store
 
-EMBED_BATCH = 128
+# Sorted by length, 32 short texts a batch pad least on a CPU (64+ wastes time on padding).
+EMBED_BATCH = 32
+WRITE_STEP = 100  # records a Chroma call: the embedding thread gets the GIL between calls
+GROUP_ARTICLES = 25  # embedded and written together (a kill loses at most two groups' work)
 
 
 @dataclass
@@ -64,10 +69,21 @@ def sentence_embed_text(article: Article, sentence: Sentence) -> str:
     return f"{context}. {sentence.text}" if context else sentence.text
 
 
+def chunk_vectors(sentence_vectors: np.ndarray, sentence_chunks: list[str]) -> np.ndarray:
+    """A chunk's vector is the normalised mean of its sentences' vectors, so every word of an
+    article goes through the model once (sentences of a chunk are contiguous)."""
+    starts = [i for i, c in enumerate(sentence_chunks) if i == 0 or c != sentence_chunks[i - 1]]
+    if not starts:
+        return np.zeros((0, sentence_vectors.shape[1]), dtype=np.float32)
+    sums = np.add.reduceat(sentence_vectors, starts, axis=0)
+    return (sums / np.linalg.norm(sums, axis=1, keepdims=True)).astype(np.float32)
+
+
 def chunk_records(article: Article, story_id: str | None = None) -> tuple[list, ...]:
-    """Chunk and sentence records of one article: ids, embed texts, documents, metadatas."""
+    """Chunk and sentence records of one article: chunk ids, documents, metadatas; sentence
+    ids, embed texts, documents, metadatas."""
     chunks = article.chunks()
-    c_ids, c_embed, c_docs, c_meta = [], [], [], []
+    c_ids, c_docs, c_meta = [], [], []
     s_ids, s_embed, s_docs, s_meta = [], [], [], []
     base = {
         "article_id": article.id,
@@ -92,7 +108,6 @@ def chunk_records(article: Article, story_id: str | None = None) -> tuple[list, 
         node = TextNode(id_=cid, text=chunk.text, metadata=meta,
                         excluded_embed_metadata_keys=hidden, excluded_llm_metadata_keys=hidden)
         c_ids.append(cid)
-        c_embed.append(node.get_content(metadata_mode=MetadataMode.EMBED))
         c_docs.append(chunk.text)
         c_meta.append(node_to_metadata_dict(node, remove_text=True, flat_metadata=True))
         for s in chunk.sentences:
@@ -106,7 +121,7 @@ def chunk_records(article: Article, story_id: str | None = None) -> tuple[list, 
             if "published_ts" in base:
                 meta["published_ts"] = base["published_ts"]
             s_meta.append(meta)
-    return c_ids, c_embed, c_docs, c_meta, s_ids, s_embed, s_docs, s_meta
+    return c_ids, c_docs, c_meta, s_ids, s_embed, s_docs, s_meta
 
 
 def sentence_id(article_id: str, content_hash: str, index: int) -> str:
@@ -175,7 +190,7 @@ class Ingestor:
             else:
                 report.added += 1
 
-        report.chunks_written = self._write(to_write)
+        report.chunks_written = self._write(to_write, had_versions=set(stored))
 
         if prune:
             seen = {a.id for a in articles}
@@ -193,10 +208,16 @@ class Ingestor:
         report.seconds = round(time.perf_counter() - started, 3)
         return report
 
-    def _write(self, articles: list[Article]) -> int:
+    def _write(self, articles: list[Article], had_versions: set[str]) -> int:
         """Embed and store articles in groups; each article's old versions go after its new
-        chunks are in. Returns the number of chunks written."""
-        self._known: dict[str, tuple[str, int]] = {}
+        chunks are in. Returns the number of chunks written.
+
+        Storing a group in Chroma overlaps with embedding the next: the model runs outside the
+        GIL, Chroma's writes hold it, so the Python work (sentence splitting, records) is done
+        while no write runs. Groups are stored one after another, in order; a failed write
+        stops the run."""
+        known: dict[str, tuple[str, int]] = {}
+        self._had_versions = had_versions
         total_chunks = 0
         bar = None
         if self.progress and articles:
@@ -204,35 +225,45 @@ class Ingestor:
 
             bar = tqdm(total=len(articles), unit="article", file=sys.stderr,
                        disable=len(articles) < 20, desc="indexing")
-        group: list[Article] = []
-        group_texts = 0
-        for article in articles + [None]:  # type: ignore[list-item]
-            if article is not None:
-                group.append(article)
-                group_texts += 40  # rough: chunks + sentences of an article
-            if group and (article is None or group_texts >= 4 * EMBED_BATCH):
-                total_chunks += self._write_group(group)
-                if bar is not None:
-                    bar.update(len(group))
-                group, group_texts = [], 0
+        groups = [articles[i:i + GROUP_ARTICLES] for i in range(0, len(articles), GROUP_ARTICLES)]
+        ready: tuple | None = None  # a group embedded and waiting to be stored
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsqa-write") as writer:
+            for group in groups:
+                records = self._records(group, known)  # Python work: nothing else running
+                pending = writer.submit(self._store_group, *ready) if ready else None
+                vectors = self.embedder.encode(records[4], batch_size=EMBED_BATCH)
+                if pending is not None:
+                    total_chunks += pending.result()
+                    if bar is not None:
+                        bar.update(len(ready[0]))
+                ready = (group, records, vectors)
+            if ready is not None:
+                total_chunks += self._store_group(*ready)
         if bar is not None:
+            bar.update(bar.total - bar.n)
             bar.close()
         return total_chunks
 
-    def _write_group(self, articles: list[Article]) -> int:
-        stories = assign_stories(self.store, articles, self._known)
-        c_ids, c_embed, c_docs, c_meta, s_ids, s_embed, s_docs, s_meta = ([] for _ in range(8))
+    def _records(self, articles: list[Article], known: dict[str, tuple[str, int]]) -> tuple:
+        """Chunk and sentence records of a group, as chunk_records gives them, concatenated."""
+        stories = assign_stories(self.store, articles, known)
+        records: tuple[list, ...] = tuple([] for _ in range(7))
         for article in articles:
-            for acc, part in zip((c_ids, c_embed, c_docs, c_meta, s_ids, s_embed, s_docs, s_meta),
-                                 chunk_records(article, stories[article.id]), strict=True):
+            for acc, part in zip(records, chunk_records(article, stories[article.id]),
+                                 strict=True):
                 acc.extend(part)
-        vectors = self.embedder.encode(c_embed + s_embed, batch_size=EMBED_BATCH)
-        chunk_vecs, sent_vecs = vectors[: len(c_ids)], vectors[len(c_ids):]
+        return records
+
+    def _store_group(self, articles: list[Article], records: tuple,
+                     sent_vecs: np.ndarray) -> int:
+        c_ids, c_docs, c_meta, s_ids, _, s_docs, s_meta = records
+        chunk_vecs = chunk_vectors(sent_vecs, [m["chunk_id"] for m in s_meta])
         # Sentences first: a chunk present means its sentences are too.
-        self.store.upsert(self.store.sentences, s_ids, sent_vecs, s_docs, s_meta)
-        self.store.upsert(self.store.chunks, c_ids, chunk_vecs, c_docs, c_meta)
+        self.store.upsert(self.store.sentences, s_ids, sent_vecs, s_docs, s_meta, WRITE_STEP)
+        self.store.upsert(self.store.chunks, c_ids, chunk_vecs, c_docs, c_meta, WRITE_STEP)
         for article in articles:
-            _delete_versions(self.store, article.id, article.content_hash)
+            if article.id in self._had_versions:  # a new article has nothing to delete
+                _delete_versions(self.store, article.id, article.content_hash)
         return len(c_ids)
 
 
@@ -241,7 +272,7 @@ def ingest(paths: Sequence[str | os.PathLike] | None = None, *, settings: Settin
            embedder: SentenceEmbedder | None = None, store: Store | None = None) -> IngestReport:
     """Index the articles under paths (default: QA_ARTICLES_DIR) into the configured store."""
     settings = settings or Settings.from_env()
-    embedder = embedder or SentenceEmbedder.from_name(settings.embed_model)
+    embedder = embedder or SentenceEmbedder.from_settings(settings)
     store = store or Store.open(settings, embedder.model_label)
     report = Ingestor(store, embedder, progress=progress).run(
         list(paths) if paths else [settings.articles_dir], reset=reset, prune=prune

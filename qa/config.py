@@ -32,6 +32,7 @@ class Settings:
     chroma_url: str | None = None
     collection: str = DEFAULT_COLLECTION
     embed_model: str | None = None  # None: the packaged all-MiniLM-L6-v2
+    embed_backend: str = "torch"  # or "onnx-int8": an int8 copy exported on this machine
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -48,6 +49,7 @@ class Settings:
             chroma_url=_env("QA_CHROMA_URL"),
             collection=_env("QA_COLLECTION", DEFAULT_COLLECTION),
             embed_model=_env("QA_EMBED_MODEL"),
+            embed_backend=_env("QA_EMBED_BACKEND", "torch"),
         )
         settings = replace(settings, **overrides) if overrides else settings
         settings.validate()
@@ -59,6 +61,11 @@ class Settings:
             raise InvalidSetting(
                 f"QA_COLLECTION={name!r} is not a valid collection name: use 3-50 letters, "
                 "digits, '.', '-' or '_', starting and ending with a letter or digit"
+            )
+        if self.embed_backend not in ("torch", "onnx-int8"):
+            raise InvalidSetting(
+                f"QA_EMBED_BACKEND={self.embed_backend!r} is not a backend: use torch (the "
+                "default) or onnx-int8"
             )
         if self.chroma_url and not self.chroma_url.startswith(("http://", "https://")):
             raise InvalidSetting(

@@ -18,6 +18,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 PACKAGED_MODEL = "all-MiniLM-L6-v2"
+BACKENDS = ("torch", "onnx-int8")
 
 
 def resolve_model_path(name: str | None) -> str:
@@ -34,11 +35,14 @@ def resolve_model_path(name: str | None) -> str:
     return name
 
 
-def model_label(name: str | None) -> str:
-    """A stable name for the model, recorded in the index so a mismatch can be detected."""
+def model_label(name: str | None, backend: str = "torch") -> str:
+    """A stable name for the model and backend, recorded in the index so that an index is only
+    read with the vectors it was built with."""
     if name in (None, "", f"sentence-transformers/{PACKAGED_MODEL}"):
-        return PACKAGED_MODEL
-    return os.path.basename(os.path.normpath(name)) if os.path.isdir(name) else name
+        label = PACKAGED_MODEL
+    else:
+        label = os.path.basename(os.path.normpath(name)) if os.path.isdir(name) else name
+    return label if backend == "torch" else f"{label}+{backend}"
 
 
 @lru_cache(maxsize=4)
@@ -68,6 +72,22 @@ def load_sentence_model(name: str | None = None) -> Any:
         ) from e
 
 
+@lru_cache(maxsize=4)
+def load_onnx_model(name: str | None, cache_dir: str) -> Any:
+    """The int8 ONNX copy of a model, exported into cache_dir the first time."""
+    from pathlib import Path
+
+    from qa.onnx_model import OnnxSentenceModel, export_int8
+
+    path = Path(resolve_model_path(name))
+    if not path.is_dir():
+        raise InvalidSetting(
+            f"QA_EMBED_BACKEND=onnx-int8 needs QA_EMBED_MODEL to be a local model folder, "
+            f"got {name!r}"
+        )
+    return OnnxSentenceModel(export_int8(path, Path(cache_dir)), path)
+
+
 class SentenceEmbedder(BaseEmbedding):
     """A llama-index embedding over a sentence-transformers model, normalised for cosine."""
 
@@ -81,8 +101,22 @@ class SentenceEmbedder(BaseEmbedding):
         self._lock = threading.Lock()
 
     @classmethod
-    def from_name(cls, name: str | None = None) -> SentenceEmbedder:
-        return cls(load_sentence_model(name), model_label=model_label(name))
+    def from_name(cls, name: str | None = None, backend: str = "torch",
+                  cache_dir: str | None = None) -> SentenceEmbedder:
+        """The model `name` (None: the packaged one) run by `backend`; onnx-int8 keeps its
+        exported copy in cache_dir."""
+        if backend == "torch":
+            return cls(load_sentence_model(name), model_label=model_label(name))
+        if backend == "onnx-int8" and cache_dir:
+            return cls(load_onnx_model(name, cache_dir), model_label=model_label(name, backend))
+        raise InvalidSetting(
+            f"QA_EMBED_BACKEND={backend!r} is not one of {', '.join(BACKENDS)}"
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> SentenceEmbedder:
+        return cls.from_name(settings.embed_model, settings.embed_backend,
+                             os.path.join(settings.index_dir, "models"))
 
     @classmethod
     def class_name(cls) -> str:
@@ -92,7 +126,7 @@ class SentenceEmbedder(BaseEmbedding):
     def dimension(self) -> int:
         return int(self._model.get_embedding_dimension())
 
-    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+    def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         """Unit-length float32 embeddings, one row per text."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)

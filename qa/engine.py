@@ -75,7 +75,7 @@ class Engine:
                  embedder: SentenceEmbedder | None = None, store: Store | None = None,
                  weights: Weights | None = None, top_k: int = 12, auto_index: bool = True):
         self.settings = settings or Settings.from_env()
-        self.embedder = embedder or SentenceEmbedder.from_name(self.settings.embed_model)
+        self.embedder = embedder or SentenceEmbedder.from_settings(self.settings)
         self.store = store or Store.open(self.settings, self.embedder.model_label)
         self.weights = weights or Weights()
         self.top_k = top_k
@@ -92,7 +92,7 @@ class Engine:
             keyword = KeywordIndex.load_or_build(self.store, cache_dir_for(self.settings),
                                                  self.top_k)
             self.keyword = keyword
-            self.retriever = HybridRetriever(self.store, self.embedder, keyword, self.top_k)
+            self.retriever = HybridRetriever(self.store, keyword, self.top_k)
             self.answerer = Answerer(keyword, self.weights)
             self._revision = keyword.revision if keyword else self.store.revision()
             self._checked_at = time.monotonic()

@@ -94,7 +94,8 @@ class Store:
         if built_with and built_with != self.model_label and self.chunks.count() > 0:
             raise IndexMismatch(
                 f"the index in collection {self.chunks.name!r} was built with embedding model "
-                f"{built_with!r}, but QA_EMBED_MODEL selects {self.model_label!r}; rebuild it "
+                f"{built_with!r}, but QA_EMBED_MODEL and QA_EMBED_BACKEND select "
+                f"{self.model_label!r}; rebuild it "
                 "with `python -m index --reset`, or use another QA_COLLECTION / QA_INDEX_DIR"
             )
 
@@ -105,15 +106,16 @@ class Store:
         except Exception:  # older servers do not say
             return 1000
 
-    def batches(self, n: int) -> Iterator[slice]:
-        step = min(self.max_batch, 2000)
+    def batches(self, n: int, step: int = 2000) -> Iterator[slice]:
+        step = min(self.max_batch, step)
         for start in range(0, n, step):
             yield slice(start, min(n, start + step))
 
     def upsert(self, collection: Any, ids: Sequence[str], embeddings: Any,
-               documents: Sequence[str], metadatas: Sequence[dict]) -> None:
-        """Write records in batches under the store's limit."""
-        for s in self.batches(len(ids)):
+               documents: Sequence[str], metadatas: Sequence[dict], step: int = 2000) -> None:
+        """Write records in batches of `step`, under the store's limit. (An embedded Chroma
+        holds the GIL through a call: small steps let other threads run between them.)"""
+        for s in self.batches(len(ids), step):
             collection.upsert(
                 ids=list(ids[s]),
                 embeddings=embeddings[s],

@@ -56,17 +56,17 @@ def test_ingest_killed_at_random_points_recovers(tmp_path, embedder, capsys):
     from qa.config import Settings
     from qa.engine import Engine
 
-    records, planted = make_corpus(150, seed=5)
+    records, planted = make_corpus(300, seed=5)
     articles = tmp_path / "articles"
     write_jsonl(records, articles, per_file=50)
     env = dict(os.environ, QA_INDEX_DIR=str(tmp_path / "index"), QA_ARTICLES_DIR=str(articles))
     rng = random.Random(1234)
     kills = 0
-    for _ in range(4):
+    for _ in range(3):
         proc = subprocess.Popen([sys.executable, "-m", "index"], cwd=ROOT, env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         writing = _wait_until_writing(proc)
-        time.sleep(rng.uniform(0.0, 4.0))  # somewhere inside the writes
+        time.sleep(rng.uniform(0.0, 1.5))  # somewhere inside the writes
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             kills += writing

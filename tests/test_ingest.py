@@ -77,8 +77,8 @@ def test_interrupted_update_is_finished_by_the_next_ingest(make_engine, tmp_path
     target = articles / "003_b47ef3f2e68c73b9.txt"
     target.write_text(target.read_text().replace("Bucharest", "Sofia"))
     [changed] = [a for a in load_articles([target])[0]]
-    c_ids, c_embed, c_docs, c_meta, *_ = chunk_records(changed)
-    vectors = engine.embedder.encode(c_embed[:2])
+    c_ids, c_docs, c_meta, *_ = chunk_records(changed)
+    vectors = engine.embedder.encode(c_docs[:2])
     engine.store.chunks.upsert(ids=c_ids[:2], embeddings=vectors, documents=c_docs[:2],
                                metadatas=c_meta[:2])  # only 2 of the new chunks landed
     report = engine.ingest()
