@@ -46,10 +46,7 @@ class Article:
         return "\n".join(p.text for p in self.paragraphs)
 
     def chunks(self) -> list[Chunk]:
-        return self._chunks
-
-    @cached_property
-    def _chunks(self) -> list[Chunk]:  # sentence splitting is the costly part of ingest's own
+        """Split anew on each call (ingest splits once and keeps the result for the group)."""
         return chunk_article(list(self.paragraphs))
 
     @cached_property

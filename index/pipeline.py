@@ -21,13 +21,14 @@ import numpy as np
 from llama_index.core.schema import TextNode
 from llama_index.core.vector_stores.utils import node_to_metadata_dict
 
-from index.chunking import Sentence
+from index.chunking import Chunk, Sentence
 from index.dates import day_number
 from index.loaders import Article, load_articles
 from index.stories import assign_stories, sentence_hash
 from qa.config import Settings
 from qa.embeddings import SentenceEmbedder
 from qa.keyword import KeywordIndex, cache_dir_for
+from qa.memory import release_freed_memory
 from qa.store import Store
 
 # Sorted by length, 32 short texts a batch pad least on a CPU (64+ wastes time on padding).
@@ -79,10 +80,11 @@ def chunk_vectors(sentence_vectors: np.ndarray, sentence_chunks: list[str]) -> n
     return (sums / np.linalg.norm(sums, axis=1, keepdims=True)).astype(np.float32)
 
 
-def chunk_records(article: Article, story_id: str | None = None) -> tuple[list, ...]:
-    """Chunk and sentence records of one article: chunk ids, documents, metadatas; sentence
-    ids, embed texts, documents, metadatas."""
-    chunks = article.chunks()
+def chunk_records(article: Article, story_id: str | None = None,
+                  chunks: list[Chunk] | None = None) -> tuple[list, ...]:
+    """Chunk and sentence records of one article (chunks: its chunks, if already split): chunk
+    ids, documents, metadatas; sentence ids, embed texts, documents, metadatas."""
+    chunks = article.chunks() if chunks is None else chunks
     c_ids, c_docs, c_meta = [], [], []
     s_ids, s_embed, s_docs, s_meta = [], [], [], []
     base = {
@@ -246,11 +248,12 @@ class Ingestor:
 
     def _records(self, articles: list[Article], known: dict[str, tuple[str, int]]) -> tuple:
         """Chunk and sentence records of a group, as chunk_records gives them, concatenated."""
-        stories = assign_stories(self.store, articles, known)
+        chunks = {a.id: a.chunks() for a in articles}  # sentence splitting: once per article
+        stories = assign_stories(self.store, articles, chunks, known)
         records: tuple[list, ...] = tuple([] for _ in range(7))
         for article in articles:
-            for acc, part in zip(records, chunk_records(article, stories[article.id]),
-                                 strict=True):
+            for acc, part in zip(records, chunk_records(article, stories[article.id],
+                                                        chunks[article.id]), strict=True):
                 acc.extend(part)
         return records
 
@@ -264,6 +267,7 @@ class Ingestor:
         for article in articles:
             if article.id in self._had_versions:  # a new article has nothing to delete
                 _delete_versions(self.store, article.id, article.content_hash)
+        release_freed_memory()
         return len(c_ids)
 
 

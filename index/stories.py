@@ -8,6 +8,7 @@ import hashlib
 import re
 from collections import Counter
 
+from index.chunking import Chunk
 from index.loaders import Article
 from qa.store import Store
 
@@ -20,17 +21,16 @@ def sentence_hash(text: str) -> str:
     return hashlib.sha1(norm.encode("utf-8")).hexdigest()[:16]
 
 
-def _hashes(article: Article) -> list[str]:
-    return list(dict.fromkeys(sentence_hash(s.text) for c in article.chunks()
-                              for s in c.sentences))
+def _hashes(chunks: list[Chunk]) -> list[str]:
+    return list(dict.fromkeys(sentence_hash(s.text) for c in chunks for s in c.sentences))
 
 
-def assign_stories(store: Store, articles: list[Article],
+def assign_stories(store: Store, articles: list[Article], chunks: dict[str, list[Chunk]],
                    known: dict[str, tuple[str, int]]) -> dict[str, str]:
-    """story_id for each article. `known` maps sentence hash -> (story_id, sentence count) of
-    articles placed earlier in this run; it is updated. Stored articles are looked up in the
-    sentence collection by hash."""
-    own = {a.id: _hashes(a) for a in articles}
+    """story_id for each article (chunks: its chunks, by article id). `known` maps sentence
+    hash -> (story_id, sentence count) of articles placed earlier in this run; it is updated.
+    Stored articles are looked up in the sentence collection by hash."""
+    own = {a.id: _hashes(chunks[a.id]) for a in articles}
     wanted = sorted({h for hs in own.values() for h in hs} - set(known))
     stored: dict[str, list[tuple[str, str, int]]] = {}
     for i in range(0, len(wanted), 500):

@@ -22,6 +22,7 @@ from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 from llama_index.core.vector_stores.utils import metadata_dict_to_node
 
 from qa.config import Settings
+from qa.memory import release_freed_memory
 from qa.store import Store
 
 log = logging.getLogger(__name__)
@@ -50,12 +51,13 @@ def cache_dir_for(settings: Settings) -> Path:
     return Path(settings.index_dir) / "keyword" / f"{safe}-{settings.collection}"
 
 
-def chunk_nodes(store: Store, page: int = 5000) -> list[TextNode]:
+def chunk_nodes(store: Store, page: int = 2000) -> list[TextNode]:
     """Every chunk of the store as a llama-index node."""
     nodes: list[TextNode] = []
     offset = 0
     while True:
         got = store.chunks.get(include=["documents", "metadatas"], limit=page, offset=offset)
+        release_freed_memory()
         if not got["ids"]:
             return nodes
         for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
@@ -96,6 +98,8 @@ class KeywordIndex:
             return None
         retriever = BM25Retriever.from_defaults(nodes=nodes,
                                                 similarity_top_k=min(top_k, len(nodes)))
+        del nodes
+        release_freed_memory()
         return cls(retriever, revision)
 
     @classmethod

@@ -17,6 +17,7 @@ from urllib.parse import urlparse
 
 from qa.config import Settings
 from qa.errors import IndexMismatch, StoreUnavailable
+from qa.memory import release_freed_memory
 
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
@@ -128,6 +129,7 @@ class Store:
         offset = 0
         while True:
             got = collection.get(include=["metadatas"], limit=page, offset=offset)
+            release_freed_memory()
             ids = got["ids"]
             if not ids:
                 return
