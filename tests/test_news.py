@@ -100,3 +100,16 @@ def test_news_question_file_through_the_eval(news_engine):
     result = evaluate(news_engine, load_cases(ROOT / "eval_questions" / "news.jsonl"))
     assert result["metrics"]["answer_accuracy"] == 1.0, [
         r["question"] for r in result["rows"] if not r["correct"]]
+
+
+def test_news_questions_put_the_pipeline_ahead_of_both_baselines(news_engine):
+    from qa.baselines import DenseBaseline, KeywordBaseline
+    from qa.eval import ROOT_QUESTIONS, evaluate, load_cases
+
+    cases = load_cases(ROOT_QUESTIONS / "news.jsonl")
+    ours = evaluate(news_engine, cases)["metrics"]
+    assert ours["answer_accuracy"] == 1.0
+    for baseline in (KeywordBaseline(news_engine), DenseBaseline(news_engine)):
+        theirs = evaluate(news_engine, cases, baseline)["metrics"]
+        assert ours["answer_accuracy"] > theirs["answer_accuracy"]
+        assert ours["mrr"] > theirs["mrr"]
