@@ -22,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from qa.config import EMBED_BACKENDS
+
 OUT = Path(__file__).resolve().parent / "out"
 
 
@@ -173,8 +175,8 @@ def machine() -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
-    parser.add_argument("--backends", nargs="+", default=["torch", "onnx-int8"],
-                        choices=["torch", "onnx-int8"])
+    parser.add_argument("--backends", nargs="+", default=list(EMBED_BACKENDS),
+                        choices=EMBED_BACKENDS)
     parser.add_argument("--questions", type=int, default=200)
     parser.add_argument("--no-peer", action="store_true", help="skip the llama-index peer ingest")
     parser.add_argument("--out", type=Path, default=OUT / "results.json")

@@ -219,7 +219,6 @@ class Ingestor:
         while no write runs. Groups are stored one after another, in order; a failed write
         stops the run."""
         known: dict[str, tuple[str, int]] = {}
-        self._had_versions = had_versions
         total_chunks = 0
         bar = None
         if self.progress and articles:
@@ -232,7 +231,8 @@ class Ingestor:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsqa-write") as writer:
             for group in groups:
                 records = self._records(group, known)  # Python work: nothing else running
-                pending = writer.submit(self._store_group, *ready) if ready else None
+                pending = (writer.submit(self._store_group, *ready, had_versions)
+                           if ready else None)
                 vectors = self.embedder.encode(records[4], batch_size=EMBED_BATCH)
                 if pending is not None:
                     total_chunks += pending.result()
@@ -240,7 +240,7 @@ class Ingestor:
                         bar.update(len(ready[0]))
                 ready = (group, records, vectors)
             if ready is not None:
-                total_chunks += self._store_group(*ready)
+                total_chunks += self._store_group(*ready, had_versions)
         if bar is not None:
             bar.update(bar.total - bar.n)
             bar.close()
@@ -257,15 +257,15 @@ class Ingestor:
                 acc.extend(part)
         return records
 
-    def _store_group(self, articles: list[Article], records: tuple,
-                     sent_vecs: np.ndarray) -> int:
+    def _store_group(self, articles: list[Article], records: tuple, sent_vecs: np.ndarray,
+                     had_versions: set[str]) -> int:
         c_ids, c_docs, c_meta, s_ids, _, s_docs, s_meta = records
         chunk_vecs = chunk_vectors(sent_vecs, [m["chunk_id"] for m in s_meta])
         # Sentences first: a chunk present means its sentences are too.
         self.store.upsert(self.store.sentences, s_ids, sent_vecs, s_docs, s_meta, WRITE_STEP)
         self.store.upsert(self.store.chunks, c_ids, chunk_vecs, c_docs, c_meta, WRITE_STEP)
         for article in articles:
-            if article.id in self._had_versions:  # a new article has nothing to delete
+            if article.id in had_versions:  # a new article has nothing to delete
                 _delete_versions(self.store, article.id, article.content_hash)
         release_freed_memory()
         return len(c_ids)

@@ -12,6 +12,7 @@ from qa.errors import InvalidSetting
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_COLLECTION = "newsqa"
 MAX_QUESTION_CHARS = 2000
+EMBED_BACKENDS = ("torch", "onnx-int8")
 
 
 def _default_index_dir() -> str:
@@ -62,7 +63,7 @@ class Settings:
                 f"QA_COLLECTION={name!r} is not a valid collection name: use 3-50 letters, "
                 "digits, '.', '-' or '_', starting and ending with a letter or digit"
             )
-        if self.embed_backend not in ("torch", "onnx-int8"):
+        if self.embed_backend not in EMBED_BACKENDS:
             raise InvalidSetting(
                 f"QA_EMBED_BACKEND={self.embed_backend!r} is not a backend: use torch (the "
                 "default) or onnx-int8"

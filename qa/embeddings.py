@@ -11,6 +11,7 @@ import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import PrivateAttr
 
+from qa.config import EMBED_BACKENDS
 from qa.errors import InvalidSetting
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -18,7 +19,6 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 PACKAGED_MODEL = "all-MiniLM-L6-v2"
-BACKENDS = ("torch", "onnx-int8")
 
 
 def resolve_model_path(name: str | None) -> str:
@@ -105,13 +105,15 @@ class SentenceEmbedder(BaseEmbedding):
                   cache_dir: str | None = None) -> SentenceEmbedder:
         """The model `name` (None: the packaged one) run by `backend`; onnx-int8 keeps its
         exported copy in cache_dir."""
+        if backend not in EMBED_BACKENDS:
+            raise InvalidSetting(
+                f"QA_EMBED_BACKEND={backend!r} is not one of {', '.join(EMBED_BACKENDS)}"
+            )
         if backend == "torch":
             return cls(load_sentence_model(name), model_label=model_label(name))
-        if backend == "onnx-int8" and cache_dir:
-            return cls(load_onnx_model(name, cache_dir), model_label=model_label(name, backend))
-        raise InvalidSetting(
-            f"QA_EMBED_BACKEND={backend!r} is not one of {', '.join(BACKENDS)}"
-        )
+        if not cache_dir:
+            raise InvalidSetting(f"QA_EMBED_BACKEND={backend} needs a folder for its model copy")
+        return cls(load_onnx_model(name, cache_dir), model_label=model_label(name, backend))
 
     @classmethod
     def from_settings(cls, settings: Any) -> SentenceEmbedder:

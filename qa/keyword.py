@@ -51,6 +51,15 @@ def cache_dir_for(settings: Settings) -> Path:
     return Path(settings.index_dir) / "keyword" / f"{safe}-{settings.collection}"
 
 
+def chunk_node(chunk_id: str, document: str, metadata: dict) -> TextNode:
+    """The llama-index node of a Chroma chunk record. Every retriever builds its nodes here:
+    reciprocal-rank fusion matches nodes by their hash (text and metadata), so the same chunk
+    must come out identical from each."""
+    node = metadata_dict_to_node(metadata, text=document)
+    node.id_ = chunk_id
+    return node
+
+
 def chunk_nodes(store: Store, page: int = 2000) -> list[TextNode]:
     """Every chunk of the store as a llama-index node."""
     nodes: list[TextNode] = []
@@ -60,10 +69,8 @@ def chunk_nodes(store: Store, page: int = 2000) -> list[TextNode]:
         release_freed_memory()
         if not got["ids"]:
             return nodes
-        for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
-            node = metadata_dict_to_node(meta, text=doc)
-            node.id_ = cid
-            nodes.append(node)
+        nodes += [chunk_node(cid, doc, meta) for cid, doc, meta
+                  in zip(got["ids"], got["documents"], got["metadatas"], strict=True)]
         offset += len(got["ids"])
 
 

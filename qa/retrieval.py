@@ -15,11 +15,10 @@ from llama_index.core.llms import MockLLM
 from llama_index.core.retrievers import QueryFusionRetriever
 from llama_index.core.retrievers.fusion_retriever import FUSION_MODES
 from llama_index.core.schema import NodeWithScore, QueryBundle
-from llama_index.core.vector_stores.utils import metadata_dict_to_node
 from llama_index.vector_stores.chroma import ChromaVectorStore
 
 from qa.embeddings import SentenceEmbedder
-from qa.keyword import KeywordIndex
+from qa.keyword import KeywordIndex, chunk_node
 from qa.store import Store
 
 
@@ -77,11 +76,9 @@ class SentenceHitRetriever(BaseRetriever):
         if not best:
             return []
         got = self._store.chunks.get(ids=list(best), include=["documents", "metadatas"])
-        nodes = []
-        for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
-            node = metadata_dict_to_node(meta, text=doc)
-            node.id_ = cid
-            nodes.append(NodeWithScore(node=node, score=best[cid]))
+        nodes = [NodeWithScore(node=chunk_node(cid, doc, meta), score=best[cid])
+                 for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"],
+                                           strict=True)]
         nodes.sort(key=lambda n: n.score or 0.0, reverse=True)
         return nodes[: self._top_k]
 
