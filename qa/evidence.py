@@ -35,6 +35,30 @@ def _sentence_id(article_id: str, content_hash: str, index: int) -> str:
     return f"{article_id}#{content_hash}:s{index}"
 
 
+def _sentence_texts(store: Store, nodes: list[NodeWithScore], got: dict) -> list[str | None]:
+    """The words of each sentence record in `got`, cut from its chunk's text at its span. A
+    neighbour's chunk may not be among the nodes: those chunks are read in one call. (An index
+    written before sentences lost their text still has it in the record.)"""
+    chunks = {n.node.node_id: (n.node.get_content(), n.node.metadata) for n in nodes}
+    missing = {m["chunk_id"] for m in got["metadatas"]} - set(chunks)
+    if missing:
+        more = store.chunks.get(ids=list(missing), include=["documents", "metadatas"])
+        chunks.update(zip(more["ids"], zip(more["documents"], more["metadatas"], strict=True),
+                          strict=True))
+    texts: list[str | None] = []
+    for doc, meta in zip(got["documents"] or [None] * len(got["ids"]), got["metadatas"],
+                         strict=True):
+        chunk = chunks.get(meta["chunk_id"])
+        if doc is not None or chunk is None:
+            texts.append(doc)
+            continue
+        text, cmeta = chunk
+        span = cmeta["sent_spans"].split(",")[int(meta["index"]) - int(cmeta["sent_start"])]
+        start, end = (int(x) for x in span.split(":"))
+        texts.append(text[start:end])
+    return texts
+
+
 def gather(store: Store, nodes: list[NodeWithScore]) -> list[Evidence]:
     """Sentences of the chunks (in chunk order), linked to their neighbours, which may come
     from an adjacent chunk of the same article."""
@@ -50,12 +74,15 @@ def gather(store: Store, nodes: list[NodeWithScore]) -> list[Evidence]:
     if not wanted:
         return []
     got = store.sentences.get(ids=list(wanted), include=["embeddings", "documents", "metadatas"])
+    texts = _sentence_texts(store, nodes, got)
     by_key: dict[tuple[str, int], Evidence] = {}
     owned: list[Evidence] = []
-    for sid, doc, meta, vec in zip(got["ids"], got["documents"], got["metadatas"],
-                                   got["embeddings"], strict=True):
+    for sid, text, meta, vec in zip(got["ids"], texts, got["metadatas"], got["embeddings"],
+                                    strict=True):
+        if text is None:  # its chunk went between the two reads (an update)
+            continue
         rank, i, node, own = wanted[sid]
-        ev = Evidence(meta["article_id"], i, int(meta.get("paragraph", 0)), doc,
+        ev = Evidence(meta["article_id"], i, int(meta.get("paragraph", 0)), text,
                       np.asarray(vec, dtype=np.float32), rank, float(node.score or 0.0),
                       node.node.metadata, meta.get("shash", ""))
         by_key[(ev.article_id, i)] = ev

@@ -1,8 +1,9 @@
 """The Chroma store: an embedded folder by default, a `chroma run` server when QA_CHROMA_URL is set.
 
 Two collections hold the index: `<name>` has one record per chunk (text, embedding, the
-article's metadata), `<name>_sentences` one record per sentence of a chunk (its embedding, so
-answering never embeds article text at question time). The chunk collection's metadata records
+article's metadata, where each sentence lies in the text), `<name>_sentences` one record per
+sentence of a chunk (its embedding and metadata, no text: answering never embeds article text at
+question time, and cuts a sentence's words from its chunk). The chunk collection's metadata records
 the model that built the index.
 """
 
@@ -113,15 +114,16 @@ class Store:
             yield slice(start, min(n, start + step))
 
     def upsert(self, collection: Any, ids: Sequence[str], embeddings: Any,
-               documents: Sequence[str], metadatas: Sequence[dict], step: int = 2000) -> None:
-        """Write records in batches of `step`, under the store's limit. (An embedded Chroma
-        holds the GIL through a call: small steps let other threads run between them.)"""
+               documents: Sequence[str] | None, metadatas: Sequence[dict],
+               step: int = 2000) -> None:
+        """Write records in batches of `step`, under the store's limit (a call costs less per
+        record the more it carries: 0.72 ms at 100, 0.53 at 500). documents=None: none."""
         for s in self.batches(len(ids), step):
             collection.upsert(
                 ids=list(ids[s]),
                 embeddings=embeddings[s],
-                documents=list(documents[s]),
                 metadatas=list(metadatas[s]),
+                **({"documents": list(documents[s])} if documents is not None else {}),
             )
 
     def all_metadatas(self, collection: Any, page: int = 5000) -> Iterator[tuple[str, dict]]:
