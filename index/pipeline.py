@@ -93,11 +93,11 @@ def sentence_spans(chunk: Chunk) -> str:
 def chunk_records(article: Article, story_id: str | None = None,
                   chunks: list[Chunk] | None = None) -> tuple[list, ...]:
     """Chunk and sentence records of one article (chunks: its chunks, if already split): chunk
-    ids, documents, metadatas; sentence ids, embed texts, texts, metadatas. Only the chunk
-    records go to Chroma with their text; the sentence texts are for the embedding."""
+    ids, documents, metadatas; sentence ids, embed texts, metadatas. A sentence record has no
+    document: its words are cut from its chunk's text at sent_spans."""
     chunks = article.chunks() if chunks is None else chunks
     c_ids, c_docs, c_meta = [], [], []
-    s_ids, s_embed, s_docs, s_meta = [], [], [], []
+    s_ids, s_embed, s_meta = [], [], []
     base = {
         "article_id": article.id,
         "title": article.title,
@@ -127,7 +127,6 @@ def chunk_records(article: Article, story_id: str | None = None,
         for s in chunk.sentences:
             s_ids.append(sentence_id(article.id, article.content_hash, s.index))
             s_embed.append(sentence_embed_text(article, s))
-            s_docs.append(s.text)
             meta = {"article_id": article.id, "content_hash": article.content_hash,
                     "chunk_id": cid, "index": s.index, "paragraph": s.paragraph,
                     "shash": sentence_hash(s.text), "story_id": base["story_id"],
@@ -135,7 +134,7 @@ def chunk_records(article: Article, story_id: str | None = None,
             if "published_ts" in base:
                 meta["published_ts"] = base["published_ts"]
             s_meta.append(meta)
-    return c_ids, c_docs, c_meta, s_ids, s_embed, s_docs, s_meta
+    return c_ids, c_docs, c_meta, s_ids, s_embed, s_meta
 
 
 def sentence_id(article_id: str, content_hash: str, index: int) -> str:
@@ -263,7 +262,7 @@ class Ingestor:
         """Chunk and sentence records of a group, as chunk_records gives them, concatenated."""
         chunks = {a.id: a.chunks() for a in articles}  # sentence splitting: once per article
         stories = assign_stories(self.store, articles, chunks, known)
-        records: tuple[list, ...] = tuple([] for _ in range(7))
+        records: tuple[list, ...] = tuple([] for _ in range(6))
         for article in articles:
             for acc, part in zip(records, chunk_records(article, stories[article.id],
                                                         chunks[article.id]), strict=True):
@@ -272,7 +271,7 @@ class Ingestor:
 
     def _store_group(self, articles: list[Article], records: tuple, sent_vecs: np.ndarray,
                      had_versions: set[str]) -> int:
-        c_ids, c_docs, c_meta, s_ids, _, _, s_meta = records
+        c_ids, c_docs, c_meta, s_ids, _, s_meta = records
         chunk_vecs = chunk_vectors(sent_vecs, [m["chunk_id"] for m in s_meta])
         # Sentences first: a chunk present means its sentences are too. A sentence's text is
         # its chunk's (sent_spans): Chroma's full-text index over it cost 40 % of the write.
