@@ -114,3 +114,39 @@ def test_cli_missing_folder_is_one_line_and_exit_2(tmp_path):
     assert run.returncode == 2
     assert run.stderr.strip().count("\n") == 0 and "nope" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_index_written_before_sentences_lost_their_text_still_answers(make_engine, tmp_path):
+    """An index from the version that stored each sentence's text in its record (and no
+    sentence offsets on the chunk) answers the same, quotes and all."""
+    from index.loaders import load_articles
+
+    engine = make_engine(ARTICLES)
+    engine.ingest()
+    question = "Where will the Ukraine support command be based?"
+    now = engine.ask(question)
+    assert "Wiesbaden" in now.text
+    texts = {}
+    for article in load_articles([ARTICLES])[0]:
+        for chunk in article.chunks():
+            for s in chunk.sentences:
+                texts[f"{article.id}#{article.content_hash}:s{s.index}"] = s.text
+    old = engine.store.sentences.get(include=["embeddings", "metadatas"])
+    engine.store.sentences.upsert(ids=old["ids"], embeddings=old["embeddings"],
+                                  metadatas=old["metadatas"],
+                                  documents=[texts[i] for i in old["ids"]])
+    chunks = engine.store.chunks.get(include=["embeddings", "documents", "metadatas"])
+    metas = []
+    for m in chunks["metadatas"]:
+        node = json.loads(m["_node_content"])
+        del node["metadata"]["sent_spans"]
+        metas.append({k: v for k, v in m.items() if k != "sent_spans"}
+                     | {"_node_content": json.dumps(node)})
+    engine.store.chunks.delete(ids=chunks["ids"])
+    engine.store.chunks.add(ids=chunks["ids"], embeddings=chunks["embeddings"],
+                            documents=chunks["documents"], metadatas=metas)
+    assert "sent_spans" not in engine.store.chunks.get(limit=1)["metadatas"][0]
+    engine.refresh(force=True)
+    then = engine.ask(question)
+    assert then.text == now.text
+    assert [c.quote for c in then.citations] == [c.quote for c in now.citations]
