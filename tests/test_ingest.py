@@ -120,6 +120,7 @@ def test_index_written_before_sentences_lost_their_text_still_answers(make_engin
     """An index from the version that stored each sentence's text in its record (and no
     sentence offsets on the chunk) answers the same, quotes and all."""
     from index.loaders import load_articles
+    from index.pipeline import sentence_id
 
     engine = make_engine(ARTICLES)
     engine.ingest()
@@ -130,7 +131,7 @@ def test_index_written_before_sentences_lost_their_text_still_answers(make_engin
     for article in load_articles([ARTICLES])[0]:
         for chunk in article.chunks():
             for s in chunk.sentences:
-                texts[f"{article.id}#{article.content_hash}:s{s.index}"] = s.text
+                texts[sentence_id(article.id, article.content_hash, s.index)] = s.text
     old = engine.store.sentences.get(include=["embeddings", "metadatas"])
     engine.store.sentences.upsert(ids=old["ids"], embeddings=old["embeddings"],
                                   metadatas=old["metadatas"],
