@@ -27,6 +27,7 @@ from index.loaders import Article, load_articles
 from index.stories import assign_stories, sentence_hash
 from qa.config import Settings
 from qa.embeddings import SentenceEmbedder
+from qa.evidence import sentence_id
 from qa.keyword import KeywordIndex, cache_dir_for
 from qa.memory import release_freed_memory
 from qa.store import Store
@@ -135,10 +136,6 @@ def chunk_records(article: Article, story_id: str | None = None,
                 meta["published_ts"] = base["published_ts"]
             s_meta.append(meta)
     return c_ids, c_docs, c_meta, s_ids, s_embed, s_meta
-
-
-def sentence_id(article_id: str, content_hash: str, index: int) -> str:
-    return f"{article_id}#{content_hash}:s{index}"
 
 
 @dataclass

@@ -31,7 +31,8 @@ class Evidence:
     next: Evidence | None = None
 
 
-def _sentence_id(article_id: str, content_hash: str, index: int) -> str:
+def sentence_id(article_id: str, content_hash: str, index: int) -> str:
+    """The id of a sentence record: ingest writes it, answering reads it."""
     return f"{article_id}#{content_hash}:s{index}"
 
 
@@ -46,8 +47,7 @@ def _sentence_texts(store: Store, nodes: list[NodeWithScore], got: dict) -> list
         chunks.update(zip(more["ids"], zip(more["documents"], more["metadatas"], strict=True),
                           strict=True))
     texts: list[str | None] = []
-    for doc, meta in zip(got["documents"] or [None] * len(got["ids"]), got["metadatas"],
-                         strict=True):
+    for doc, meta in zip(got["documents"], got["metadatas"], strict=True):
         chunk = chunks.get(meta["chunk_id"])
         if doc is not None or chunk is None:
             texts.append(doc)
@@ -67,7 +67,7 @@ def gather(store: Store, nodes: list[NodeWithScore]) -> list[Evidence]:
         m = n.node.metadata
         start, end, total = int(m["sent_start"]), int(m["sent_end"]), int(m["n_sentences"])
         for i in range(max(0, start - 1), min(total, end + 1)):
-            sid = _sentence_id(m["article_id"], m["content_hash"], i)
+            sid = sentence_id(m["article_id"], m["content_hash"], i)
             own = start <= i < end
             if sid not in wanted or (own and not wanted[sid][3]):
                 wanted[sid] = (rank, i, n, own)

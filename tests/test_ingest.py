@@ -120,7 +120,7 @@ def test_index_written_before_sentences_lost_their_text_still_answers(make_engin
     """An index from the version that stored each sentence's text in its record (and no
     sentence offsets on the chunk) answers the same, quotes and all."""
     from index.loaders import load_articles
-    from index.pipeline import sentence_id
+    from qa.evidence import sentence_id
 
     engine = make_engine(ARTICLES)
     engine.ingest()
