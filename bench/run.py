@@ -63,7 +63,7 @@ def run_size(n: int, questions: int, peer: bool, backend: str = "torch") -> dict
 
     # the limit: the model embedding the very texts ingest embeds (a sample, in order)
     articles, _, _ = load_articles([work / "articles"])
-    texts = [t for a in articles[: min(300, max(50, n // 10))] for t in chunk_records(a)[4]]
+    texts = [t for a in articles[: min(300, max(50, n // 10))] for t in chunk_records(a)[3]]
     raw_before = raw_throughput(embedder, texts)
     if backend != "torch":  # the same texts through the torch model, in the same process
         torch_raw = raw_throughput(SentenceEmbedder.from_name(settings.embed_model), texts)

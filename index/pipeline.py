@@ -94,10 +94,10 @@ def sentence_spans(chunk: Chunk) -> str:
 def chunk_records(article: Article, story_id: str | None = None,
                   chunks: list[Chunk] | None = None) -> tuple[list, ...]:
     """Chunk and sentence records of one article (chunks: its chunks, if already split): chunk
-    ids, documents, metadatas; sentence ids, embed texts, metadatas. A sentence record has no
-    document: its words are cut from its chunk's text at sent_spans."""
+    ids, metadatas; sentence ids, embed texts, metadatas. No record has a Chroma document: a
+    chunk's text is in its `_node_content`, a sentence's words are cut from it at sent_spans."""
     chunks = article.chunks() if chunks is None else chunks
-    c_ids, c_docs, c_meta = [], [], []
+    c_ids, c_meta = [], []
     s_ids, s_embed, s_meta = [], [], []
     base = {
         "article_id": article.id,
@@ -123,19 +123,17 @@ def chunk_records(article: Article, story_id: str | None = None,
         node = TextNode(id_=cid, text=chunk.text, metadata=meta,
                         excluded_embed_metadata_keys=hidden, excluded_llm_metadata_keys=hidden)
         c_ids.append(cid)
-        c_docs.append(chunk.text)
-        c_meta.append(node_to_metadata_dict(node, remove_text=True, flat_metadata=True))
+        c_meta.append(node_to_metadata_dict(node, remove_text=False, flat_metadata=True))
         for s in chunk.sentences:
             s_ids.append(sentence_id(article.id, article.content_hash, s.index))
             s_embed.append(sentence_embed_text(article, s))
             meta = {"article_id": article.id, "content_hash": article.content_hash,
                     "chunk_id": cid, "index": s.index, "paragraph": s.paragraph,
-                    "shash": sentence_hash(s.text), "story_id": base["story_id"],
-                    "n_sentences": n_sentences}
+                    "shash": sentence_hash(s.text), "story_id": base["story_id"]}
             if "published_ts" in base:
                 meta["published_ts"] = base["published_ts"]
             s_meta.append(meta)
-    return c_ids, c_docs, c_meta, s_ids, s_embed, s_meta
+    return c_ids, c_meta, s_ids, s_embed, s_meta
 
 
 @dataclass
@@ -242,7 +240,7 @@ class Ingestor:
                 records = self._records(group, known)  # Python work: nothing else running
                 pending = (writer.submit(self._store_group, *ready, had_versions)
                            if ready else None)
-                vectors = self.embedder.encode(records[4], batch_size=EMBED_BATCH)
+                vectors = self.embedder.encode(records[3], batch_size=EMBED_BATCH)
                 if pending is not None:
                     total_chunks += pending.result()
                     if bar is not None:
@@ -259,7 +257,7 @@ class Ingestor:
         """Chunk and sentence records of a group, as chunk_records gives them, concatenated."""
         chunks = {a.id: a.chunks() for a in articles}  # sentence splitting: once per article
         stories = assign_stories(self.store, articles, chunks, known)
-        records: tuple[list, ...] = tuple([] for _ in range(6))
+        records: tuple[list, ...] = tuple([] for _ in range(5))
         for article in articles:
             for acc, part in zip(records, chunk_records(article, stories[article.id],
                                                         chunks[article.id]), strict=True):
@@ -268,12 +266,12 @@ class Ingestor:
 
     def _store_group(self, articles: list[Article], records: tuple, sent_vecs: np.ndarray,
                      had_versions: set[str]) -> int:
-        c_ids, c_docs, c_meta, s_ids, _, s_meta = records
+        c_ids, c_meta, s_ids, _, s_meta = records
         chunk_vecs = chunk_vectors(sent_vecs, [m["chunk_id"] for m in s_meta])
-        # Sentences first: a chunk present means its sentences are too. A sentence's text is
-        # its chunk's (sent_spans): Chroma's full-text index over it cost 40 % of the write.
+        # Sentences first: a chunk present means its sentences are too. No Chroma documents:
+        # its full-text index cost 40 % of a sentence's write and 60 % of a chunk's.
         self.store.upsert(self.store.sentences, s_ids, sent_vecs, None, s_meta)
-        self.store.upsert(self.store.chunks, c_ids, chunk_vecs, c_docs, c_meta)
+        self.store.upsert(self.store.chunks, c_ids, chunk_vecs, None, c_meta)
         for article in articles:
             if article.id in had_versions:  # a new article has nothing to delete
                 _delete_versions(self.store, article.id, article.content_hash)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from llama_index.core.schema import NodeWithScore
 
-from qa.store import Store
+from qa.store import Store, chunk_text
 
 
 def story_of(e: Evidence) -> str:
@@ -44,8 +44,8 @@ def _sentence_texts(store: Store, nodes: list[NodeWithScore], got: dict) -> list
     missing = {m["chunk_id"] for m in got["metadatas"]} - set(chunks)
     if missing:
         more = store.chunks.get(ids=list(missing), include=["documents", "metadatas"])
-        chunks.update(zip(more["ids"], zip(more["documents"], more["metadatas"], strict=True),
-                          strict=True))
+        chunks.update((cid, (chunk_text(doc, meta), meta)) for cid, doc, meta
+                      in zip(more["ids"], more["documents"], more["metadatas"], strict=True))
     texts: list[str | None] = []
     for doc, meta in zip(got["documents"], got["metadatas"], strict=True):
         chunk = chunks.get(meta["chunk_id"])

@@ -1,14 +1,17 @@
 """The Chroma store: an embedded folder by default, a `chroma run` server when QA_CHROMA_URL is set.
 
-Two collections hold the index: `<name>` has one record per chunk (text, embedding, the
-article's metadata, where each sentence lies in the text), `<name>_sentences` one record per
-sentence of a chunk (its embedding and metadata, no text: answering never embeds article text at
-question time, and cuts a sentence's words from its chunk). The chunk collection's metadata records
-the model that built the index.
+Two collections hold the index: `<name>` has one record per chunk (embedding, the article's
+metadata, where each sentence lies in the text, and the text inside llama-index's `_node_content`,
+where plain llama-index reads it), `<name>_sentences` one record per sentence of a chunk (its
+embedding and metadata, no text: answering never embeds article text at question time, and cuts a
+sentence's words from its chunk). Neither stores a Chroma document: Chroma puts every document
+into a full-text index nothing here queries, which cost more than half of a chunk's write. The
+chunk collection's metadata records the model that built the index.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import Iterator, Sequence
@@ -23,6 +26,10 @@ from qa.memory import release_freed_memory
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 LAYOUT_VERSION = "1"
+# HNSW graph built with a search breadth of 50 while inserting (Chroma's default: 100). On 57,878
+# sentence vectors of the bench corpus: 0.30 against 0.46 CPU-ms a record, and the 16 nearest
+# found for 1,000 questions 99.85 against 99.92 % of the exact 16. Searching is unchanged.
+HNSW = {"hnsw:space": "cosine", "hnsw:construction_ef": 50}
 
 
 def open_client(settings: Settings) -> Any:
@@ -57,6 +64,14 @@ def open_client(settings: Settings) -> Any:
         ) from e
 
 
+def chunk_text(document: str | None, metadata: dict) -> str:
+    """A chunk record's text: in its `_node_content` (or, in an index written before that, its
+    Chroma document)."""
+    if document is not None:
+        return document
+    return json.loads(metadata["_node_content"])["text"]
+
+
 @dataclass
 class Store:
     """The chunk and sentence collections of one index, and the model that built them."""
@@ -69,7 +84,7 @@ class Store:
     @classmethod
     def open(cls, settings: Settings, model_label: str, *, create: bool = True) -> Store:
         client = open_client(settings)
-        meta = {"hnsw:space": "cosine", "embed_model": model_label, "layout": LAYOUT_VERSION}
+        meta = {**HNSW, "embed_model": model_label, "layout": LAYOUT_VERSION}
         try:
             if create:
                 chunks = client.get_or_create_collection(
@@ -151,7 +166,7 @@ class Store:
     def reset(self) -> None:
         """Drop both collections and create them empty."""
         names = (self.chunks.name, self.sentences.name)
-        meta = {"hnsw:space": "cosine", "embed_model": self.model_label, "layout": LAYOUT_VERSION}
+        meta = {**HNSW, "embed_model": self.model_label, "layout": LAYOUT_VERSION}
         for name in names:
             try:
                 self.client.delete_collection(name)

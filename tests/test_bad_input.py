@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from qa.catalog import article_text
 from qa.errors import InvalidQuestion
 from tests.conftest import ARTICLES, SEED_QUESTION, article_file_text
 
@@ -114,8 +115,7 @@ def test_a_bad_batch_skips_each_bad_file_and_keeps_what_was_indexed(make_engine,
     assert report.added == 3  # good.txt, xss.html, the valid jsonl line
     assert engine.store.chunks.count() > before
     assert "Wiesbaden" in engine.ask(SEED_QUESTION).text
-    stored = "\n".join(engine.store.chunks.get(where={"article_id": "xss"},
-                                               include=["documents"])["documents"])
+    stored = "\n".join(article_text(engine.store, "xss").paragraphs)
     assert "77 million euros" in stored and "steal()" not in stored and "onerror" not in stored
 
 

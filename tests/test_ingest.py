@@ -8,7 +8,7 @@ import shutil
 import subprocess
 import sys
 
-from tests.conftest import ARTICLES, ROOT
+from tests.conftest import ARTICLES, ROOT, article_file_text
 
 
 def _chunk_ids(engine, article_id=None):
@@ -77,9 +77,9 @@ def test_interrupted_update_is_finished_by_the_next_ingest(make_engine, tmp_path
     target = articles / "003_b47ef3f2e68c73b9.txt"
     target.write_text(target.read_text().replace("Bucharest", "Sofia"))
     [changed] = [a for a in load_articles([target])[0]]
-    c_ids, c_docs, c_meta, *_ = chunk_records(changed)
-    vectors = engine.embedder.encode(c_docs[:2])
-    engine.store.chunks.upsert(ids=c_ids[:2], embeddings=vectors, documents=c_docs[:2],
+    c_ids, c_meta, *_ = chunk_records(changed)
+    vectors = engine.embedder.encode([c.text for c in changed.chunks()[:2]])
+    engine.store.chunks.upsert(ids=c_ids[:2], embeddings=vectors,
                                metadatas=c_meta[:2])  # only 2 of the new chunks landed
     report = engine.ingest()
     assert report.updated == 1
@@ -116,9 +116,10 @@ def test_cli_missing_folder_is_one_line_and_exit_2(tmp_path):
     assert "Traceback" not in run.stderr
 
 
-def test_index_written_before_sentences_lost_their_text_still_answers(make_engine, tmp_path):
-    """An index from the version that stored each sentence's text in its record (and no
-    sentence offsets on the chunk) answers the same, quotes and all."""
+def test_index_written_before_records_lost_their_documents_still_answers(make_engine, tmp_path):
+    """An index from the version that stored each sentence's text in its record, no sentence
+    offsets on the chunk, and a chunk's text as its Chroma document (not in `_node_content`)
+    answers the same, quotes and all."""
     from index.loaders import load_articles
     from qa.evidence import sentence_id
 
@@ -137,17 +138,41 @@ def test_index_written_before_sentences_lost_their_text_still_answers(make_engin
                                   metadatas=old["metadatas"],
                                   documents=[texts[i] for i in old["ids"]])
     chunks = engine.store.chunks.get(include=["embeddings", "documents", "metadatas"])
-    metas = []
+    assert chunks["documents"] == [None] * len(chunks["ids"])
+    metas, documents = [], []
     for m in chunks["metadatas"]:
         node = json.loads(m["_node_content"])
         del node["metadata"]["sent_spans"]
+        documents.append(node.pop("text"))
+        node["text"] = ""
         metas.append({k: v for k, v in m.items() if k != "sent_spans"}
                      | {"_node_content": json.dumps(node)})
     engine.store.chunks.delete(ids=chunks["ids"])
     engine.store.chunks.add(ids=chunks["ids"], embeddings=chunks["embeddings"],
-                            documents=chunks["documents"], metadatas=metas)
-    assert "sent_spans" not in engine.store.chunks.get(limit=1)["metadatas"][0]
+                            documents=documents, metadatas=metas)
+    old_chunk = engine.store.chunks.get(limit=1, include=["documents", "metadatas"])
+    assert "sent_spans" not in old_chunk["metadatas"][0] and old_chunk["documents"][0]
     engine.refresh(force=True)
     then = engine.ask(question)
     assert then.text == now.text
     assert [c.quote for c in then.citations] == [c.quote for c in now.citations]
+
+
+def test_chunk_collection_is_a_plain_llama_index_vector_store(make_engine):
+    """The chunks hold no Chroma document (its full-text index cost most of a chunk's write),
+    so their text is where llama-index itself puts it: plain llama-index over the collection
+    gets each chunk's words, verbatim from its article."""
+    from llama_index.core import VectorStoreIndex
+    from llama_index.vector_stores.chroma import ChromaVectorStore
+
+    engine = make_engine(ARTICLES)
+    engine.ingest()
+    index = VectorStoreIndex.from_vector_store(
+        ChromaVectorStore(chroma_collection=engine.store.chunks), embed_model=engine.embedder)
+    hits = index.as_retriever(similarity_top_k=3).retrieve(
+        "Where will the Ukraine support command be based?")
+    assert len(hits) == 3
+    assert any("Wiesbaden" in h.node.get_content() for h in hits)
+    for h in hits:
+        words, source = h.node.get_content(), article_file_text(h.node.metadata["article_id"])
+        assert len(words) > 100 and all(line in source for line in words.split("\n"))
