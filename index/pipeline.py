@@ -34,7 +34,10 @@ from qa.store import Store
 
 # Sorted by length, 32 short texts a batch pad least on a CPU (64+ wastes time on padding).
 EMBED_BATCH = 32
-GROUP_ARTICLES = 25  # embedded and written together (a kill loses at most two groups' work)
+# Articles embedded and written together (a kill loses at most two groups' work). The model sorts
+# a group's texts by length before batching: over 1,000 bench articles, batches of 25 articles'
+# texts carry 5.0 % padding tokens, of 50 articles' 2.3 %, of 100's 1.1 %.
+GROUP_ARTICLES = 50
 
 
 @dataclass

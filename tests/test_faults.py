@@ -56,7 +56,7 @@ def test_ingest_killed_at_random_points_recovers(tmp_path, embedder, capsys):
     from qa.config import Settings
     from qa.engine import Engine
 
-    records, planted = make_corpus(300, seed=5)
+    records, planted = make_corpus(600, seed=5)
     articles = tmp_path / "articles"
     write_jsonl(records, articles, per_file=50)
     env = dict(os.environ, QA_INDEX_DIR=str(tmp_path / "index"), QA_ARTICLES_DIR=str(articles))
