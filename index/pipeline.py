@@ -132,7 +132,8 @@ def chunk_records(article: Article, story_id: str | None = None,
             s_embed.append(sentence_embed_text(article, s))
             meta = {"article_id": article.id, "content_hash": article.content_hash,
                     "chunk_id": cid, "index": s.index, "paragraph": s.paragraph,
-                    "shash": sentence_hash(s.text), "story_id": base["story_id"]}
+                    "shash": sentence_hash(s.text), "story_id": base["story_id"],
+                    "n_sentences": n_sentences}  # the story size a later copy is held to
             if "published_ts" in base:
                 meta["published_ts"] = base["published_ts"]
             s_meta.append(meta)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -47,6 +48,29 @@ def test_copies_are_grouped_into_one_story_and_cited_once(news_engine):
     assert len(set(cited) & {"wire-0614", "daily-0615"}) == 1
     first = answer.citations[0]
     assert set(first.also_in) | {first.article_id} == {"wire-0614", "daily-0615"}
+
+
+def test_a_longer_copy_ingested_later_joins_the_stored_story(make_engine, tmp_path):
+    """A wire story already in the index, then a copy with a local paragraph added: the copy
+    holds all of the (shorter) original's sentences, so it is the same story."""
+    wire = json.loads(NEWS.read_text().splitlines()[0])
+    assert wire["id"] == "wire-0614"
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / "wire.jsonl").write_text(json.dumps(wire) + "\n")
+    engine = make_engine(folder)
+    engine.ingest(progress=False)
+    local = dict(wire, id="local-0617", published="2024-06-17", source="Local", text=(
+        wire["text"] + "\nThe city council said it would discuss the garrison's growth next "
+        "week.\nShop owners near the base expect more customers."))
+    (folder / "local.jsonl").write_text(json.dumps(local) + "\n")
+    assert engine.ingest(progress=False).added == 1
+    assert _meta(engine, "local-0617")["story_id"] == "wire-0614"
+    answer = engine.ask("Where will the Ukraine aid command be based?")
+    first = answer.citations[0]
+    assert "Wiesbaden" in answer.text
+    assert set(first.also_in) | {first.article_id} == {"wire-0614", "local-0617"}
+    assert len({c.article_id for c in answer.citations} & {"wire-0614", "local-0617"}) == 1
 
 
 def test_retrieval_is_spread_across_stories(news_engine):
