@@ -32,6 +32,11 @@ LAYOUT_VERSION = "2"  # 2: no Chroma documents (chunk text in _node_content); 1 
 HNSW = {"hnsw:space": "cosine", "hnsw:construction_ef": 50}
 
 
+def collection_metadata(model_label: str) -> dict:
+    """What a new collection is created with: its HNSW settings, model and layout."""
+    return {**HNSW, "embed_model": model_label, "layout": LAYOUT_VERSION}
+
+
 def open_client(settings: Settings) -> Any:
     """A Chroma client for the settings, with telemetry off."""
     import chromadb
@@ -84,7 +89,7 @@ class Store:
     @classmethod
     def open(cls, settings: Settings, model_label: str, *, create: bool = True) -> Store:
         client = open_client(settings)
-        meta = {**HNSW, "embed_model": model_label, "layout": LAYOUT_VERSION}
+        meta = collection_metadata(model_label)
         try:
             if create:
                 chunks = client.get_or_create_collection(
@@ -166,7 +171,7 @@ class Store:
     def reset(self) -> None:
         """Drop both collections and create them empty."""
         names = (self.chunks.name, self.sentences.name)
-        meta = {**HNSW, "embed_model": self.model_label, "layout": LAYOUT_VERSION}
+        meta = collection_metadata(self.model_label)
         for name in names:
             try:
                 self.client.delete_collection(name)
