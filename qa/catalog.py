@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from qa.store import Store, chunk_text
+from qa.keyword import chunk_node
+from qa.store import Store
 
 
 @dataclass(frozen=True)
@@ -52,8 +53,8 @@ def article_text(store: Store, article_id: str) -> ArticleText | None:
     got = store.chunks.get(where={"article_id": article_id}, include=["documents", "metadatas"])
     if not got["ids"]:
         return None
-    rows = [(meta, chunk_text(doc, meta))
-            for meta, doc in zip(got["metadatas"], got["documents"], strict=True)]
+    rows = [(meta, chunk_node(cid, doc, meta).get_content())
+            for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)]
     by_hash: dict[str, list] = {}
     for meta, doc in rows:
         by_hash.setdefault(meta.get("content_hash", ""), []).append((meta, doc))

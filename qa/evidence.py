@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 from llama_index.core.schema import NodeWithScore
 
-from qa.store import Store, chunk_text
+from qa.keyword import chunk_node
+from qa.store import Store
 
 
 def story_of(e: Evidence) -> str:
@@ -44,7 +45,7 @@ def _sentence_texts(store: Store, nodes: list[NodeWithScore], got: dict) -> list
     missing = {m["chunk_id"] for m in got["metadatas"]} - set(chunks)
     if missing:
         more = store.chunks.get(ids=list(missing), include=["documents", "metadatas"])
-        chunks.update((cid, (chunk_text(doc, meta), meta)) for cid, doc, meta
+        chunks.update((cid, (chunk_node(cid, doc, meta).get_content(), meta)) for cid, doc, meta
                       in zip(more["ids"], more["documents"], more["metadatas"], strict=True))
     texts: list[str | None] = []
     for doc, meta in zip(got["documents"], got["metadatas"], strict=True):

@@ -11,7 +11,6 @@ chunk collection's metadata records the model that built the index.
 
 from __future__ import annotations
 
-import json
 import os
 import uuid
 from collections.abc import Iterator, Sequence
@@ -67,14 +66,6 @@ def open_client(settings: Settings) -> Any:
             f"cannot open the index folder {settings.index_dir!r} ({e}); set QA_INDEX_DIR to a "
             "writable folder"
         ) from e
-
-
-def chunk_text(document: str | None, metadata: dict) -> str:
-    """A chunk record's text: in its `_node_content` (or, in an index written before that, its
-    Chroma document)."""
-    if document is not None:
-        return document
-    return json.loads(metadata["_node_content"])["text"]
 
 
 @dataclass
