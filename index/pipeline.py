@@ -50,6 +50,9 @@ class IngestReport:
     chunks_written: int = 0
     chunks_total: int = 0
     seconds: float = 0.0
+    # where the time went, in seconds of wall clock: "records" (splitting, stories, records),
+    # "embed" (the model), "store" (Chroma writes, overlapping "embed"), "keyword" (the BM25 side)
+    phases: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -202,7 +205,8 @@ class Ingestor:
             else:
                 report.added += 1
 
-        report.chunks_written = self._write(to_write, had_versions=set(stored))
+        report.chunks_written = self._write(to_write, had_versions=set(stored),
+                                            phases=report.phases)
 
         if prune:
             seen = {a.id for a in articles}
@@ -220,7 +224,8 @@ class Ingestor:
         report.seconds = round(time.perf_counter() - started, 3)
         return report
 
-    def _write(self, articles: list[Article], had_versions: set[str]) -> int:
+    def _write(self, articles: list[Article], had_versions: set[str],
+               phases: dict[str, float]) -> int:
         """Embed and store articles in groups; each article's old versions go after its new
         chunks are in. Returns the number of chunks written.
 
@@ -231,6 +236,19 @@ class Ingestor:
         which keeps both cores busy, was the same either way.)"""
         known: dict[str, tuple[str, int]] = {}
         total_chunks = 0
+        for phase in ("records", "embed", "store"):
+            phases[phase] = 0.0
+
+        def timed(phase: str, work, *args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return work(*args, **kwargs)
+            finally:
+                phases[phase] += time.perf_counter() - started
+
+        def store(*args):
+            return timed("store", self._store_group, *args, had_versions)
+
         bar = None
         if self.progress and articles:
             from tqdm import tqdm
@@ -241,20 +259,23 @@ class Ingestor:
         ready: tuple | None = None  # a group embedded and waiting to be stored
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsqa-write") as writer:
             for group in groups:
-                records = self._records(group, known)  # Python work: nothing else running
-                pending = (writer.submit(self._store_group, *ready, had_versions)
-                           if ready else None)
-                vectors = self.embedder.encode(records[3], batch_size=EMBED_BATCH)
+                # Python work: nothing else running
+                records = timed("records", self._records, group, known)
+                pending = writer.submit(store, *ready) if ready else None
+                vectors = timed("embed", self.embedder.encode, records[3],
+                                batch_size=EMBED_BATCH)
                 if pending is not None:
                     total_chunks += pending.result()
                     if bar is not None:
                         bar.update(len(ready[0]))
                 ready = (group, records, vectors)
             if ready is not None:
-                total_chunks += self._store_group(*ready, had_versions)
+                total_chunks += store(*ready)
         if bar is not None:
             bar.update(bar.total - bar.n)
             bar.close()
+        for phase in ("records", "embed", "store"):
+            phases[phase] = round(phases[phase], 3)
         return total_chunks
 
     def _records(self, articles: list[Article], known: dict[str, tuple[str, int]]) -> tuple:
@@ -294,5 +315,7 @@ def ingest(paths: Sequence[str | os.PathLike] | None = None, *, settings: Settin
         list(paths) if paths else [settings.articles_dir], reset=reset, prune=prune
     )
     # the keyword side over the same chunks, so the first question does not wait for it
+    started = time.perf_counter()
     KeywordIndex.load_or_build(store, cache_dir_for(settings), top_k=8)
+    report.phases["keyword"] = round(time.perf_counter() - started, 3)
     return report

@@ -100,11 +100,13 @@ def test_cli_json_report_and_skipped_files(tmp_path):
     assert run.returncode == 0, run.stderr
     report = json.loads(run.stdout.strip().splitlines()[-1])
     assert set(report) == {"added", "updated", "unchanged", "removed", "skipped",
-                           "chunks_written", "chunks_total", "seconds"}
+                           "chunks_written", "chunks_total", "seconds", "phases"}
     assert report["added"] == 6
     reasons = {os.path.basename(s["path"]): s["reason"] for s in report["skipped"]}
     assert "invalid JSON" in reasons["broken.jsonl"] and "binary" in reasons["image.txt"]
     assert report["chunks_written"] == report["chunks_total"]
+    assert set(report["phases"]) == {"records", "embed", "store", "keyword"}
+    assert report["phases"]["embed"] > 0 and report["phases"]["store"] > 0
 
 
 def test_cli_missing_folder_is_one_line_and_exit_2(tmp_path):
