@@ -236,15 +236,14 @@ class Ingestor:
         which keeps both cores busy, was the same either way.)"""
         known: dict[str, tuple[str, int]] = {}
         total_chunks = 0
-        for phase in ("records", "embed", "store"):
-            phases[phase] = 0.0
+        spent = dict.fromkeys(("records", "embed", "store"), 0.0)
 
         def timed(phase: str, work, *args, **kwargs):
             started = time.perf_counter()
             try:
                 return work(*args, **kwargs)
             finally:
-                phases[phase] += time.perf_counter() - started
+                spent[phase] += time.perf_counter() - started
 
         def store(*args):
             return timed("store", self._store_group, *args, had_versions)
@@ -274,8 +273,7 @@ class Ingestor:
         if bar is not None:
             bar.update(bar.total - bar.n)
             bar.close()
-        for phase in ("records", "embed", "store"):
-            phases[phase] = round(phases[phase], 3)
+        phases.update((phase, round(seconds, 3)) for phase, seconds in spent.items())
         return total_chunks
 
     def _records(self, articles: list[Article], known: dict[str, tuple[str, int]]) -> tuple:
