@@ -66,7 +66,8 @@ def run_size(n: int, questions: int, peer: bool, backend: str = "torch") -> dict
 
     # the limit: the model embedding the very texts ingest embeds (a sample, in order)
     articles, _, _ = load_articles([work / "articles"])
-    texts = [t for a in articles[: min(300, max(50, n // 10))] for t in chunk_records(a)[3]]
+    sample = articles[: min(300, max(50, n // 10))]
+    texts = [t for a in sample for t in chunk_records(a).embed_texts]
     raw_cpu: list[float] = []
     raw_before = raw_throughput(embedder, texts, raw_cpu)
     if backend != "torch":  # the same texts through the torch model, in the same process
@@ -84,7 +85,7 @@ def run_size(n: int, questions: int, peer: bool, backend: str = "torch") -> dict
     raw = (raw_before + raw_after) / 2
     result.update({"raw_embed_texts_per_s": round(raw, 1),
                    "raw_before_after": [round(raw_before, 1), round(raw_after, 1)]})
-    n_sentences = engine.store.sentences.count()
+    n_sentences = report.sentences_written
     result.update({
         "chunks": report.chunks_written, "sentences": n_sentences,
         "ingest_seconds": round(ingest_s, 1),

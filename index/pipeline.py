@@ -1,6 +1,8 @@
 """Ingest: load → clean → chunk → embed → store in Chroma, idempotently.
 
 Ids are deterministic (`<article>#<content hash>:<chunk>`), so unchanged articles write nothing.
+Each sentence is embedded once; its vector is kept inside its chunk's record, and the chunk's own
+vector is their mean, so the only Chroma records are chunks.
 A changed article's new chunks are stored before its old ones are deleted, and an article's
 version counts as stored only when all its chunks are there, so an ingest killed at any point
 is finished by the next one.
@@ -16,6 +18,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from llama_index.core.schema import TextNode
@@ -24,13 +27,13 @@ from llama_index.core.vector_stores.utils import node_to_metadata_dict
 from index.chunking import Chunk, Sentence
 from index.dates import day_number
 from index.loaders import Article, load_articles
-from index.stories import assign_stories, sentence_hash
+from index.stories import StoredSentences, assign_stories, sentence_hash
 from qa.config import Settings
 from qa.embeddings import SentenceEmbedder
-from qa.evidence import sentence_id
+from qa.evidence import chunk_record_id
 from qa.keyword import KeywordIndex, cache_dir_for
 from qa.memory import release_freed_memory
-from qa.store import Store
+from qa.store import Store, pack_vectors
 
 # Sorted by length, 32 short texts a batch pad least on a CPU (64+ wastes time on padding).
 EMBED_BATCH = 32
@@ -49,6 +52,7 @@ class IngestReport:
     skipped: list[dict] = field(default_factory=list)
     chunks_written: int = 0
     chunks_total: int = 0
+    sentences_written: int = 0
     seconds: float = 0.0
     # where the time went, in seconds of wall clock: "records" (splitting, stories, records),
     # "embed" (the model), "store" (Chroma writes, overlapping "embed"), "keyword" (the BM25 side)
@@ -66,7 +70,7 @@ class IngestReport:
 
 
 def chunk_id(article: Article, position: int) -> str:
-    return f"{article.id}#{article.content_hash}:{position}"
+    return chunk_record_id(article.id, article.content_hash, position)
 
 
 def sentence_embed_text(article: Article, sentence: Sentence) -> str:
@@ -76,7 +80,7 @@ def sentence_embed_text(article: Article, sentence: Sentence) -> str:
     return f"{context}. {sentence.text}" if context else sentence.text
 
 
-def chunk_vectors(sentence_vectors: np.ndarray, sentence_chunks: list[str]) -> np.ndarray:
+def chunk_vectors(sentence_vectors: np.ndarray, sentence_chunks: list[int]) -> np.ndarray:
     """A chunk's vector is the normalised mean of its sentences' vectors, so every word of an
     article goes through the model once (sentences of a chunk are contiguous)."""
     starts = [i for i, c in enumerate(sentence_chunks) if i == 0 or c != sentence_chunks[i - 1]]
@@ -88,7 +92,7 @@ def chunk_vectors(sentence_vectors: np.ndarray, sentence_chunks: list[str]) -> n
 
 def sentence_spans(chunk: Chunk) -> str:
     """Where each sentence of a chunk lies in its text, as "start:end,start:end,...". A
-    sentence record holds no text of its own: its quote is cut from its chunk's text."""
+    sentence has no record of its own: its quote is cut from its chunk's text."""
     spans, at = [], 0
     for s in chunk.sentences:
         start = chunk.text.index(s.text, at)
@@ -97,14 +101,31 @@ def sentence_spans(chunk: Chunk) -> str:
     return ",".join(spans)
 
 
+class Records(NamedTuple):
+    """What ingest writes for some articles: one record per chunk, and the sentence texts the
+    model embeds, with the position (in chunk_ids) of the chunk each belongs to."""
+
+    chunk_ids: list[str]
+    chunk_metas: list[dict]
+    embed_texts: list[str]
+    sentence_chunks: list[int]
+
+    def with_vectors(self, sentence_vectors: np.ndarray) -> tuple[np.ndarray, list[dict]]:
+        """The chunk vectors (their sentences' mean) and the metadatas, each carrying its
+        sentences' vectors."""
+        starts = np.searchsorted(self.sentence_chunks, np.arange(len(self.chunk_ids) + 1))
+        metas = [dict(meta, sent_vecs=pack_vectors(sentence_vectors[a:b])) for meta, a, b
+                 in zip(self.chunk_metas, starts[:-1], starts[1:], strict=True)]
+        return chunk_vectors(sentence_vectors, self.sentence_chunks), metas
+
+
 def chunk_records(article: Article, story_id: str | None = None,
-                  chunks: list[Chunk] | None = None) -> tuple[list, ...]:
-    """Chunk and sentence records of one article (chunks: its chunks, if already split): chunk
-    ids, metadatas; sentence ids, embed texts, metadatas. No record has a Chroma document: a
-    chunk's text is in its `_node_content`, a sentence's words are cut from it at sent_spans."""
+                  chunks: list[Chunk] | None = None, offset: int = 0) -> Records:
+    """The records of one article (chunks: its chunks, if already split; offset: how many
+    chunk records come before this article's). No record has a Chroma document: a chunk's text
+    is in its `_node_content`, a sentence's words are cut from it at sent_spans."""
     chunks = article.chunks() if chunks is None else chunks
-    c_ids, c_meta = [], []
-    s_ids, s_embed, s_meta = [], [], []
+    records = Records([], [], [], [])
     base = {
         "article_id": article.id,
         "title": article.title,
@@ -123,24 +144,22 @@ def chunk_records(article: Article, story_id: str | None = None,
     for chunk in chunks:
         cid = chunk_id(article, chunk.index)
         meta = dict(base, chunk_index=chunk.index, sent_start=chunk.sentences[0].index,
-                    sent_end=chunk.sentences[-1].index + 1, n_sentences=n_sentences,
-                    sent_spans=sentence_spans(chunk))
+                    sent_end=chunk.sentences[-1].index + 1,
+                    n_sentences=n_sentences,  # the story size a later copy is held to
+                    sent_spans=sentence_spans(chunk),
+                    sent_paras=",".join(str(s.paragraph) for s in chunk.sentences),
+                    sent_hashes=",".join(sentence_hash(s.text) for s in chunk.sentences))
         hidden = [k for k in meta if k != "title"]
         node = TextNode(id_=cid, text=chunk.text, metadata=meta,
                         excluded_embed_metadata_keys=hidden, excluded_llm_metadata_keys=hidden)
-        c_ids.append(cid)
-        c_meta.append(node_to_metadata_dict(node, remove_text=False, flat_metadata=True))
+        position = offset + len(records.chunk_ids)
+        records.chunk_ids.append(cid)
+        records.chunk_metas.append(node_to_metadata_dict(node, remove_text=False,
+                                                         flat_metadata=True))
         for s in chunk.sentences:
-            s_ids.append(sentence_id(article.id, article.content_hash, s.index))
-            s_embed.append(sentence_embed_text(article, s))
-            meta = {"article_id": article.id, "content_hash": article.content_hash,
-                    "chunk_id": cid, "index": s.index, "paragraph": s.paragraph,
-                    "shash": sentence_hash(s.text), "story_id": base["story_id"],
-                    "n_sentences": n_sentences}  # the story size a later copy is held to
-            if "published_ts" in base:
-                meta["published_ts"] = base["published_ts"]
-            s_meta.append(meta)
-    return c_ids, c_meta, s_ids, s_embed, s_meta
+            records.embed_texts.append(sentence_embed_text(article, s))
+            records.sentence_chunks.append(position)
+    return records
 
 
 @dataclass
@@ -155,22 +174,25 @@ class _Stored:
         return len(self.ids_by_hash.get(content_hash, ())) == self.expected.get(content_hash, -1)
 
 
-def _stored_articles(store: Store) -> dict[str, _Stored]:
+def _stored_articles(store: Store) -> tuple[dict[str, _Stored], StoredSentences]:
+    """What the store holds, article by article, and its sentences by hash (for stories): one
+    pass over the chunk metadata."""
     state: dict[str, _Stored] = defaultdict(_Stored)
+    sentences = StoredSentences()
     for cid, meta in store.all_metadatas(store.chunks):
         a = state[meta["article_id"]]
         a.ids_by_hash[meta["content_hash"]].append(cid)
         a.expected[meta["content_hash"]] = int(meta.get("n_chunks", -1))
         a.paths.add(meta.get("path", ""))
-    return state
+        sentences.add(meta)
+    return state, sentences
 
 
 def _delete_versions(store: Store, article_id: str, keep_hash: str | None) -> None:
-    """Delete an article's chunks and sentences of every version but keep_hash."""
+    """Delete an article's chunks of every version but keep_hash."""
     where: dict = {"article_id": article_id}
     if keep_hash is not None:
         where = {"$and": [{"article_id": article_id}, {"content_hash": {"$ne": keep_hash}}]}
-    store.sentences.delete(where=where)
     store.chunks.delete(where=where)
 
 
@@ -189,7 +211,7 @@ class Ingestor:
         report = IngestReport(skipped=[{"path": s.path, "reason": s.reason} for s in skips])
         if reset:
             self.store.reset()
-        stored = _stored_articles(self.store)
+        stored, stored_sentences = _stored_articles(self.store)
 
         to_write: list[Article] = []
         for article in articles:
@@ -205,8 +227,8 @@ class Ingestor:
             else:
                 report.added += 1
 
-        report.chunks_written = self._write(to_write, had_versions=set(stored),
-                                            phases=report.phases)
+        report.chunks_written, report.sentences_written = self._write(
+            to_write, had_versions=set(stored), stored=stored_sentences, phases=report.phases)
 
         if prune:
             seen = {a.id for a in articles}
@@ -224,10 +246,10 @@ class Ingestor:
         report.seconds = round(time.perf_counter() - started, 3)
         return report
 
-    def _write(self, articles: list[Article], had_versions: set[str],
-               phases: dict[str, float]) -> int:
+    def _write(self, articles: list[Article], had_versions: set[str], stored: StoredSentences,
+               phases: dict[str, float]) -> tuple[int, int]:
         """Embed and store articles in groups; each article's old versions go after its new
-        chunks are in. Returns the number of chunks written.
+        chunks are in. Returns the number of chunks and of sentences written.
 
         Storing a group in Chroma overlaps with embedding the next: the model runs outside the
         GIL, Chroma's writes hold it, so the Python work (sentence splitting, records) is done
@@ -235,7 +257,7 @@ class Ingestor:
         stops the run. (At 1,000 articles this took int8 ingest from 50 s to 43 s; torch,
         which keeps both cores busy, was the same either way.)"""
         known: dict[str, tuple[str, int]] = {}
-        total_chunks = 0
+        total_chunks = total_sentences = 0
         spent = dict.fromkeys(("records", "embed", "store"), 0.0)
 
         def timed(phase: str, work, *args, **kwargs):
@@ -259,10 +281,11 @@ class Ingestor:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsqa-write") as writer:
             for group in groups:
                 # Python work: nothing else running
-                records = timed("records", self._records, group, known)
+                records = timed("records", self._records, group, known, stored)
                 pending = writer.submit(store, *ready) if ready else None
-                vectors = timed("embed", self.embedder.encode, records[3],
+                vectors = timed("embed", self.embedder.encode, records.embed_texts,
                                 batch_size=EMBED_BATCH)
+                total_sentences += len(vectors)
                 if pending is not None:
                     total_chunks += pending.result()
                     if bar is not None:
@@ -274,32 +297,31 @@ class Ingestor:
             bar.update(bar.total - bar.n)
             bar.close()
         phases.update((phase, round(seconds, 3)) for phase, seconds in spent.items())
-        return total_chunks
+        return total_chunks, total_sentences
 
-    def _records(self, articles: list[Article], known: dict[str, tuple[str, int]]) -> tuple:
-        """Chunk and sentence records of a group, as chunk_records gives them, concatenated."""
+    def _records(self, articles: list[Article], known: dict[str, tuple[str, int]],
+                 stored: StoredSentences) -> Records:
+        """The records of a group, as chunk_records gives them, concatenated."""
         chunks = {a.id: a.chunks() for a in articles}  # sentence splitting: once per article
-        stories = assign_stories(self.store, articles, chunks, known)
-        records: tuple[list, ...] = tuple([] for _ in range(5))
+        stories = assign_stories(articles, chunks, known, stored)
+        records = Records([], [], [], [])
         for article in articles:
-            for acc, part in zip(records, chunk_records(article, stories[article.id],
-                                                        chunks[article.id]), strict=True):
-                acc.extend(part)
+            part = chunk_records(article, stories[article.id], chunks[article.id],
+                                 offset=len(records.chunk_ids))
+            for acc, values in zip(records, part, strict=True):
+                acc.extend(values)
         return records
 
-    def _store_group(self, articles: list[Article], records: tuple, sent_vecs: np.ndarray,
+    def _store_group(self, articles: list[Article], records: Records, sent_vecs: np.ndarray,
                      had_versions: set[str]) -> int:
-        c_ids, c_meta, s_ids, _, s_meta = records
-        chunk_vecs = chunk_vectors(sent_vecs, [m["chunk_id"] for m in s_meta])
-        # Sentences first: a chunk present means its sentences are too. No Chroma documents:
-        # its full-text index cost 40 % of a sentence's write and 60 % of a chunk's.
-        self.store.upsert(self.store.sentences, s_ids, sent_vecs, None, s_meta)
-        self.store.upsert(self.store.chunks, c_ids, chunk_vecs, None, c_meta)
+        chunk_vecs, metas = records.with_vectors(sent_vecs)
+        # No Chroma documents: its full-text index cost 60 % of a chunk's write.
+        self.store.upsert(self.store.chunks, records.chunk_ids, chunk_vecs, None, metas)
         for article in articles:
             if article.id in had_versions:  # a new article has nothing to delete
                 _delete_versions(self.store, article.id, article.content_hash)
         release_freed_memory()
-        return len(c_ids)
+        return len(records.chunk_ids)
 
 
 def ingest(paths: Sequence[str | os.PathLike] | None = None, *, settings: Settings | None = None,
@@ -308,7 +330,8 @@ def ingest(paths: Sequence[str | os.PathLike] | None = None, *, settings: Settin
     """Index the articles under paths (default: QA_ARTICLES_DIR) into the configured store."""
     settings = settings or Settings.from_env()
     embedder = embedder or SentenceEmbedder.from_settings(settings)
-    store = store or Store.open(settings, embedder.model_label)
+    # a reset drops whatever index is there, whichever model or layout wrote it
+    store = store or Store.open(settings, embedder.model_label, check=not reset)
     report = Ingestor(store, embedder, progress=progress).run(
         list(paths) if paths else [settings.articles_dir], reset=reset, prune=prune
     )

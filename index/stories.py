@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 
 from index.chunking import Chunk
 from index.loaders import Article
-from qa.store import Store
 
 SHARED_SHARE = 0.8  # of the shorter article's sentences, to count as the same story
 
@@ -25,20 +24,31 @@ def _hashes(chunks: list[Chunk]) -> list[str]:
     return list(dict.fromkeys(sentence_hash(s.text) for c in chunks for s in c.sentences))
 
 
-def assign_stories(store: Store, articles: list[Article], chunks: dict[str, list[Chunk]],
-                   known: dict[str, tuple[str, int]]) -> dict[str, str]:
+class StoredSentences:
+    """The stored articles' sentences by hash: (article, story, the article's sentence count)
+    for each, gathered from chunk metadata in the pass ingest makes over the store anyway."""
+
+    def __init__(self) -> None:
+        self._by_hash: defaultdict[str, set[tuple[str, str, int]]] = defaultdict(set)
+
+    def add(self, chunk_meta: dict) -> None:
+        article = chunk_meta["article_id"]
+        entry = (article, chunk_meta.get("story_id", article),
+                 int(chunk_meta.get("n_sentences", 0)))
+        for h in str(chunk_meta.get("sent_hashes", "")).split(","):
+            if h:
+                self._by_hash[h].add(entry)
+
+    def get(self, sentence_hash: str) -> set[tuple[str, str, int]]:
+        return self._by_hash.get(sentence_hash, set())
+
+
+def assign_stories(articles: list[Article], chunks: dict[str, list[Chunk]],
+                   known: dict[str, tuple[str, int]], stored: StoredSentences) -> dict[str, str]:
     """story_id for each article (chunks: its chunks, by article id). `known` maps sentence
     hash -> (story_id, sentence count) of articles placed earlier in this run; it is updated.
-    Stored articles are looked up in the sentence collection by hash."""
+    `stored` holds the sentences of the articles stored before the run."""
     own = {a.id: _hashes(chunks[a.id]) for a in articles}
-    wanted = sorted({h for hs in own.values() for h in hs} - set(known))
-    stored: dict[str, list[tuple[str, str, int]]] = {}
-    for i in range(0, len(wanted), 500):
-        got = store.sentences.get(where={"shash": {"$in": wanted[i:i + 500]}},
-                                  include=["metadatas"])
-        for m in got["metadatas"]:
-            stored.setdefault(m["shash"], []).append(
-                (m["article_id"], m.get("story_id", m["article_id"]), int(m.get("n_sentences", 0))))
     stories: dict[str, str] = {}
     for article in articles:
         hashes = own[article.id]
@@ -50,7 +60,7 @@ def assign_stories(store: Store, articles: list[Article], chunks: dict[str, list
                 story, size = known[h]
                 seen_stories.add(story)
                 sizes[story] = size
-            for other_article, story, size in stored.get(h, ()):
+            for other_article, story, size in stored.get(h):
                 if other_article != article.id:
                     seen_stories.add(story)
                     sizes[story] = size

@@ -172,7 +172,7 @@ class Engine:
         first = group[0]
         if not first.shash:
             return []
-        got = self.store.sentences.get(where={"shash": first.shash}, include=["metadatas"])
+        got = self.store.chunks.get(where={"story_id": story_of(first)}, include=["metadatas"])
         return sorted({m["article_id"] for m in got["metadatas"]
                        if m["article_id"] != first.article_id
-                       and m.get("story_id") == story_of(first)})
+                       and first.shash in m.get("sent_hashes", "").split(",")})

@@ -8,7 +8,7 @@ import numpy as np
 from llama_index.core.schema import NodeWithScore
 
 from qa.keyword import chunk_node
-from qa.store import Store
+from qa.store import Store, unpack_vectors
 
 
 def story_of(e: Evidence) -> str:
@@ -32,63 +32,64 @@ class Evidence:
     next: Evidence | None = None
 
 
-def sentence_id(article_id: str, content_hash: str, index: int) -> str:
-    """The id of a sentence record: ingest writes it, answering reads it."""
-    return f"{article_id}#{content_hash}:s{index}"
+def chunk_record_id(article_id: str, content_hash: str, position: int) -> str:
+    """The id of a chunk record: ingest writes it, answering reads a neighbour chunk by it."""
+    return f"{article_id}#{content_hash}:{position}"
 
 
-def _sentence_texts(store: Store, nodes: list[NodeWithScore], got: dict) -> list[str | None]:
-    """The words of each sentence record in `got`, cut from its chunk's text at its span. A
-    neighbour's chunk may not be among the nodes: those chunks are read in one call. (An index
-    written before sentences lost their text still has it in the record.)"""
-    chunks = {n.node.node_id: (n.node.get_content(), n.node.metadata) for n in nodes}
-    missing = {m["chunk_id"] for m in got["metadatas"]} - set(chunks)
-    if missing:
-        more = store.chunks.get(ids=list(missing), include=["documents", "metadatas"])
-        chunks.update((cid, (chunk_node(cid, doc, meta).get_content(), meta)) for cid, doc, meta
-                      in zip(more["ids"], more["documents"], more["metadatas"], strict=True))
-    texts: list[str | None] = []
-    for doc, meta in zip(got["documents"], got["metadatas"], strict=True):
-        chunk = chunks.get(meta["chunk_id"])
-        if doc is not None or chunk is None:
-            texts.append(doc)
-            continue
-        text, cmeta = chunk
-        span = cmeta["sent_spans"].split(",")[int(meta["index"]) - int(cmeta["sent_start"])]
-        start, end = (int(x) for x in span.split(":"))
-        texts.append(text[start:end])
-    return texts
+@dataclass(frozen=True)
+class ChunkSentences:
+    """The sentences a chunk record holds: their words (cut from the chunk's text at their
+    spans), paragraphs, hashes and vectors."""
+
+    start: int  # the first sentence's position in the article
+    texts: list[str]
+    paragraphs: list[int]
+    hashes: list[str]
+    vectors: np.ndarray
+
+    @classmethod
+    def from_record(cls, text: str, meta: dict) -> ChunkSentences:
+        spans = [span.split(":") for span in meta["sent_spans"].split(",")]
+        texts = [text[int(a):int(b)] for a, b in spans]
+        return cls(int(meta["sent_start"]), texts,
+                   [int(p) for p in meta["sent_paras"].split(",")],
+                   meta["sent_hashes"].split(","),
+                   unpack_vectors(meta["sent_vecs"], len(texts)))
+
+
+def _neighbour_ids(meta: dict) -> list[str]:
+    """The chunks before and after one, where a sentence next to its own may lie."""
+    position, ids = int(meta["chunk_index"]), []
+    if int(meta["sent_start"]) > 0:
+        ids.append(chunk_record_id(meta["article_id"], meta["content_hash"], position - 1))
+    if int(meta["sent_end"]) < int(meta["n_sentences"]):
+        ids.append(chunk_record_id(meta["article_id"], meta["content_hash"], position + 1))
+    return ids
 
 
 def gather(store: Store, nodes: list[NodeWithScore]) -> list[Evidence]:
     """Sentences of the chunks (in chunk order), linked to their neighbours, which may come
-    from an adjacent chunk of the same article."""
-    wanted: dict[str, tuple[int, int, NodeWithScore, bool]] = {}
-    for rank, n in enumerate(nodes):
-        m = n.node.metadata
-        start, end, total = int(m["sent_start"]), int(m["sent_end"]), int(m["n_sentences"])
-        for i in range(max(0, start - 1), min(total, end + 1)):
-            sid = sentence_id(m["article_id"], m["content_hash"], i)
-            own = start <= i < end
-            if sid not in wanted or (own and not wanted[sid][3]):
-                wanted[sid] = (rank, i, n, own)
+    from an adjacent chunk of the same article. One read brings the chunks' records with
+    their sentence vectors."""
+    own = {n.node.node_id: (rank, n) for rank, n in enumerate(nodes)}
+    wanted = list(own) + [cid for n in nodes for cid in _neighbour_ids(n.node.metadata)]
+    wanted = list(dict.fromkeys(wanted))
     if not wanted:
         return []
-    got = store.sentences.get(ids=list(wanted), include=["embeddings", "documents", "metadatas"])
-    texts = _sentence_texts(store, nodes, got)
+    got = store.chunks.get(ids=wanted, include=["documents", "metadatas"])
     by_key: dict[tuple[str, int], Evidence] = {}
     owned: list[Evidence] = []
-    for sid, text, meta, vec in zip(got["ids"], texts, got["metadatas"], got["embeddings"],
-                                    strict=True):
-        if text is None:  # its chunk went between the two reads (an update)
-            continue
-        rank, i, node, own = wanted[sid]
-        ev = Evidence(meta["article_id"], i, int(meta.get("paragraph", 0)), text,
-                      np.asarray(vec, dtype=np.float32), rank, float(node.score or 0.0),
-                      node.node.metadata, meta.get("shash", ""))
-        by_key[(ev.article_id, i)] = ev
-        if own:
-            owned.append(ev)
+    for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
+        node = own[cid][1].node if cid in own else chunk_node(cid, doc, meta)
+        rank, score = (own[cid][0], float(own[cid][1].score or 0.0)) if cid in own else (-1, 0.0)
+        sentences = ChunkSentences.from_record(node.get_content(), meta)
+        for k, text in enumerate(sentences.texts):
+            ev = Evidence(meta["article_id"], sentences.start + k, sentences.paragraphs[k], text,
+                          sentences.vectors[k], rank, score, node.metadata, sentences.hashes[k])
+            by_key[(ev.article_id, ev.index)] = ev
+            if cid in own:
+                owned.append(ev)
     for ev in by_key.values():
         ev.prev = by_key.get((ev.article_id, ev.index - 1))
         ev.next = by_key.get((ev.article_id, ev.index + 1))

@@ -1,16 +1,18 @@
 """The Chroma store: an embedded folder by default, a `chroma run` server when QA_CHROMA_URL is set.
 
-Two collections hold the index: `<name>` has one record per chunk (embedding, the article's
-metadata, where each sentence lies in the text, and the text inside llama-index's `_node_content`,
-where plain llama-index reads it), `<name>_sentences` one record per sentence of a chunk (its
-embedding and metadata, no text: answering never embeds article text at question time, and cuts a
-sentence's words from its chunk). Neither stores a Chroma document: Chroma puts every document
-into a full-text index nothing here queries, which cost more than half of a chunk's write. The
-chunk collection's metadata records the model that built the index.
+One collection holds the index, one record per chunk: its embedding (the mean of its sentences'),
+the article's metadata, its text inside llama-index's `_node_content` (where plain llama-index reads
+it), and for each of its sentences where it lies in the text, its paragraph, its hash and its own
+vector (`sent_vecs`, float16). Sentence vectors are not records of their own: a Chroma record costs
+its HNSW insertion and a metadata row per key, which at 10,000 articles cost ingest more CPU than
+the int8 model did. No record stores a Chroma document: Chroma puts every document into a
+full-text index nothing here queries. The collection's metadata records the model and the layout
+that built the index.
 """
 
 from __future__ import annotations
 
+import base64
 import os
 import uuid
 from collections.abc import Iterator, Sequence
@@ -18,17 +20,31 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
+import numpy as np
+
 from qa.config import Settings
 from qa.errors import IndexMismatch, StoreUnavailable
 from qa.memory import release_freed_memory
 
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
-LAYOUT_VERSION = "2"  # 2: no Chroma documents (chunk text in _node_content); 1 is read too
+# 3: sentence vectors inside chunk records (1 and 2 had a `<name>_sentences` collection)
+LAYOUT_VERSION = "3"
 # HNSW graph built with a search breadth of 50 while inserting (Chroma's default: 100). On 57,878
 # sentence vectors of the bench corpus: 0.30 against 0.46 CPU-ms a record, and the 16 nearest
 # found for 1,000 questions 99.85 against 99.92 % of the exact 16. Searching is unchanged.
 HNSW = {"hnsw:space": "cosine", "hnsw:construction_ef": 50}
+
+
+def pack_vectors(vectors: np.ndarray) -> str:
+    """Sentence vectors as a metadata string (float16, base64): 1 KB a sentence of 384 dims."""
+    return base64.b64encode(np.ascontiguousarray(vectors, dtype=np.float16).tobytes()).decode()
+
+
+def unpack_vectors(packed: str, n: int) -> np.ndarray:
+    """The n float32 rows pack_vectors wrote."""
+    flat = np.frombuffer(base64.b64decode(packed), dtype=np.float16)
+    return flat.reshape(n, -1).astype(np.float32)
 
 
 def collection_metadata(model_label: str) -> dict:
@@ -70,15 +86,17 @@ def open_client(settings: Settings) -> Any:
 
 @dataclass
 class Store:
-    """The chunk and sentence collections of one index, and the model that built them."""
+    """The chunk collection of one index, and the model that built it."""
 
     client: Any
     chunks: Any
-    sentences: Any
     model_label: str
 
     @classmethod
-    def open(cls, settings: Settings, model_label: str, *, create: bool = True) -> Store:
+    def open(cls, settings: Settings, model_label: str, *, create: bool = True,
+             check: bool = True) -> Store:
+        """The index of the settings; check=False skips the model and layout check (for a
+        reset, which drops whatever is there)."""
         client = open_client(settings)
         meta = collection_metadata(model_label)
         try:
@@ -86,30 +104,33 @@ class Store:
                 chunks = client.get_or_create_collection(
                     settings.collection, metadata=meta, embedding_function=None
                 )
-                sentences = client.get_or_create_collection(
-                    f"{settings.collection}_sentences", metadata=meta, embedding_function=None
-                )
             else:
                 chunks = client.get_collection(settings.collection, embedding_function=None)
-                sentences = client.get_collection(
-                    f"{settings.collection}_sentences", embedding_function=None
-                )
         except Exception as e:
             if not create:
                 raise
             raise StoreUnavailable(f"cannot open collection {settings.collection!r}: {e}") from e
-        store = cls(client, chunks, sentences, model_label)
-        store.check_model()
+        store = cls(client, chunks, model_label)
+        if check:
+            store.check_model()
         return store
 
     def check_model(self) -> None:
-        built_with = (self.chunks.metadata or {}).get("embed_model")
+        """An index is read only with the model and the record layout that wrote it."""
+        meta = self.chunks.metadata or {}
+        built_with, layout = meta.get("embed_model"), meta.get("layout")
         if built_with and built_with != self.model_label and self.chunks.count() > 0:
             raise IndexMismatch(
                 f"the index in collection {self.chunks.name!r} was built with embedding model "
                 f"{built_with!r}, but QA_EMBED_MODEL and QA_EMBED_BACKEND select "
                 f"{self.model_label!r}; rebuild it "
                 "with `python -m index --reset`, or use another QA_COLLECTION / QA_INDEX_DIR"
+            )
+        if layout != LAYOUT_VERSION and self.chunks.count() > 0:
+            raise IndexMismatch(
+                f"the index in collection {self.chunks.name!r} was written by an earlier newsqa "
+                f"(record layout {layout or '1'}, this one reads layout {LAYOUT_VERSION}); "
+                "rebuild it with `python -m index --reset`"
             )
 
     @property
@@ -160,17 +181,14 @@ class Store:
         self.chunks.modify(metadata=meta)
 
     def reset(self) -> None:
-        """Drop both collections and create them empty."""
-        names = (self.chunks.name, self.sentences.name)
-        meta = collection_metadata(self.model_label)
-        for name in names:
+        """Drop the collection (and an earlier layout's sentence collection) and create it
+        empty."""
+        name = self.chunks.name
+        for old in (name, f"{name}_sentences"):
             try:
-                self.client.delete_collection(name)
+                self.client.delete_collection(old)
             except Exception:  # not there: nothing to drop
                 pass
         self.chunks = self.client.get_or_create_collection(
-            names[0], metadata=meta, embedding_function=None
-        )
-        self.sentences = self.client.get_or_create_collection(
-            names[1], metadata=meta, embedding_function=None
+            name, metadata=collection_metadata(self.model_label), embedding_function=None
         )

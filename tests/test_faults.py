@@ -12,12 +12,16 @@ import sys
 import threading
 import time
 
+import numpy as np
+
 from bench.corpus import make_corpus, write_jsonl
+from qa.store import unpack_vectors
 from tests.conftest import ROOT
 
 
 def _check_consistent(engine, n_articles):
-    """No duplicate or orphan chunks; dense and keyword sides hold the same chunk set."""
+    """No duplicate or orphan chunks, every chunk carrying a vector for each of its sentences;
+    dense and keyword sides hold the same chunk set."""
     chunks = engine.store.chunks.get(include=["metadatas"])
     by_article: dict[str, dict[str, int]] = {}
     for m in chunks["metadatas"]:
@@ -30,8 +34,9 @@ def _check_consistent(engine, n_articles):
     for m in chunks["metadatas"]:
         assert by_article[m["article_id"]][m["content_hash"]] == m["n_chunks"]
     chunk_ids = set(chunks["ids"])
-    sentences = engine.store.sentences.get(include=["metadatas"])
-    assert {m["chunk_id"] for m in sentences["metadatas"]} == chunk_ids  # no orphans
+    for m in chunks["metadatas"]:
+        vectors = unpack_vectors(m["sent_vecs"], m["sent_end"] - m["sent_start"])
+        assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-2)
     keyword_ids = {c["node_id"] for c in engine.keyword.retriever.corpus}
     assert keyword_ids == chunk_ids
 

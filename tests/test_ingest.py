@@ -8,6 +8,8 @@ import shutil
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import ARTICLES, ROOT, article_file_text
 
 
@@ -43,9 +45,9 @@ def test_changed_article_replaces_exactly_its_own_chunks(make_engine, tmp_path):
     new = _chunk_ids(engine, "002_97a7c6ca049e9223")
     assert new and not (new & old)
     assert {a: _chunk_ids(engine, a) for a in others} == others
-    sentences = engine.store.sentences.get(where={"article_id": "002_97a7c6ca049e9223"},
-                                           include=["metadatas"])["metadatas"]
-    assert {m["content_hash"] for m in sentences} == {new.pop().split("#")[1].split(":")[0]}
+    stored = engine.store.chunks.get(where={"article_id": "002_97a7c6ca049e9223"},
+                                     include=["metadatas"])["metadatas"]
+    assert {m["content_hash"] for m in stored} == {new.pop().split("#")[1].split(":")[0]}
     answer = engine.ask("How many personnel will the operation involve?")
     assert "650" in answer.text and "700" not in answer.text
 
@@ -77,10 +79,10 @@ def test_interrupted_update_is_finished_by_the_next_ingest(make_engine, tmp_path
     target = articles / "003_b47ef3f2e68c73b9.txt"
     target.write_text(target.read_text().replace("Bucharest", "Sofia"))
     [changed] = [a for a in load_articles([target])[0]]
-    c_ids, c_meta, *_ = chunk_records(changed)
-    vectors = engine.embedder.encode([c.text for c in changed.chunks()[:2]])
-    engine.store.chunks.upsert(ids=c_ids[:2], embeddings=vectors,
-                               metadatas=c_meta[:2])  # only 2 of the new chunks landed
+    records = chunk_records(changed)
+    vectors, metas = records.with_vectors(engine.embedder.encode(records.embed_texts))
+    engine.store.chunks.upsert(ids=records.chunk_ids[:2], embeddings=vectors[:2],
+                               metadatas=metas[:2])  # only 2 of the new chunks landed
     report = engine.ingest()
     assert report.updated == 1
     hashes = {m["content_hash"] for m in engine.store.chunks.get(
@@ -100,7 +102,8 @@ def test_cli_json_report_and_skipped_files(tmp_path):
     assert run.returncode == 0, run.stderr
     report = json.loads(run.stdout.strip().splitlines()[-1])
     assert set(report) == {"added", "updated", "unchanged", "removed", "skipped",
-                           "chunks_written", "chunks_total", "seconds", "phases"}
+                           "chunks_written", "chunks_total", "sentences_written", "seconds",
+                           "phases"}
     assert report["added"] == 6
     reasons = {os.path.basename(s["path"]): s["reason"] for s in report["skipped"]}
     assert "invalid JSON" in reasons["broken.jsonl"] and "binary" in reasons["image.txt"]
@@ -118,46 +121,36 @@ def test_cli_missing_folder_is_one_line_and_exit_2(tmp_path):
     assert "Traceback" not in run.stderr
 
 
-def test_index_written_before_records_lost_their_documents_still_answers(make_engine, tmp_path):
-    """An index from the version that stored each sentence's text in its record, no sentence
-    offsets on the chunk, and a chunk's text as its Chroma document (not in `_node_content`)
-    answers the same, quotes and all."""
-    from index.loaders import load_articles
-    from qa.evidence import sentence_id
+def test_index_of_an_earlier_layout_is_refused_and_reset_rebuilds_it(make_engine, tmp_path):
+    """An index written by an earlier newsqa (a separate sentence collection, layout 2) is a
+    clear error naming the command that rebuilds it; that command works, and answers return."""
+    from qa.errors import IndexMismatch
+    from qa.store import open_client
 
     engine = make_engine(ARTICLES)
     engine.ingest()
-    question = "Where will the Ukraine support command be based?"
-    now = engine.ask(question)
-    assert "Wiesbaden" in now.text
-    texts = {}
-    for article in load_articles([ARTICLES])[0]:
-        for chunk in article.chunks():
-            for s in chunk.sentences:
-                texts[sentence_id(article.id, article.content_hash, s.index)] = s.text
-    old = engine.store.sentences.get(include=["embeddings", "metadatas"])
-    engine.store.sentences.upsert(ids=old["ids"], embeddings=old["embeddings"],
-                                  metadatas=old["metadatas"],
-                                  documents=[texts[i] for i in old["ids"]])
-    chunks = engine.store.chunks.get(include=["embeddings", "documents", "metadatas"])
-    assert chunks["documents"] == [None] * len(chunks["ids"])
-    metas, documents = [], []
-    for m in chunks["metadatas"]:
-        node = json.loads(m["_node_content"])
-        del node["metadata"]["sent_spans"]
-        documents.append(node.pop("text"))
-        node["text"] = ""
-        metas.append({k: v for k, v in m.items() if k != "sent_spans"}
-                     | {"_node_content": json.dumps(node)})
-    engine.store.chunks.delete(ids=chunks["ids"])
-    engine.store.chunks.add(ids=chunks["ids"], embeddings=chunks["embeddings"],
-                            documents=documents, metadatas=metas)
-    old_chunk = engine.store.chunks.get(limit=1, include=["documents", "metadatas"])
-    assert "sent_spans" not in old_chunk["metadatas"][0] and old_chunk["documents"][0]
-    engine.refresh(force=True)
-    then = engine.ask(question)
-    assert then.text == now.text
-    assert [c.quote for c in then.citations] == [c.quote for c in now.citations]
+    settings = engine.settings
+    client = open_client(settings)
+    meta = {k: v for k, v in engine.store.chunks.metadata.items() if not k.startswith("hnsw:")}
+    client.get_collection(settings.collection).modify(metadata=meta | {"layout": "2"})
+    client.get_or_create_collection(f"{settings.collection}_sentences", embedding_function=None)
+    with pytest.raises(IndexMismatch) as caught:
+        make_engine(ARTICLES)
+    assert "layout 2" in str(caught.value) and "python -m index --reset" in str(caught.value)
+
+    env = dict(os.environ, QA_INDEX_DIR=settings.index_dir, QA_ARTICLES_DIR=str(ARTICLES))
+    asked = subprocess.run([sys.executable, "-m", "qa", "Where is the command?"], cwd=ROOT,
+                           env=env, capture_output=True, text=True, timeout=300)
+    assert asked.returncode == 2 and "Traceback" not in asked.stderr
+    assert "python -m index --reset" in asked.stderr
+    rebuilt = subprocess.run([sys.executable, "-m", "index", "--reset", "--json"], cwd=ROOT,
+                             env=env, capture_output=True, text=True, timeout=300)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert json.loads(rebuilt.stdout.strip().splitlines()[-1])["added"] == 5
+    names = {c.name for c in open_client(settings).list_collections()}
+    assert f"{settings.collection}_sentences" not in names
+    answer = make_engine(ARTICLES).ask("Where will the Ukraine support command be based?")
+    assert "Wiesbaden" in answer.text
 
 
 def test_chunk_collection_is_a_plain_llama_index_vector_store(make_engine):
