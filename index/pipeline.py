@@ -80,16 +80,6 @@ def sentence_embed_text(article: Article, sentence: Sentence) -> str:
     return f"{context}. {sentence.text}" if context else sentence.text
 
 
-def chunk_vectors(sentence_vectors: np.ndarray, sentence_chunks: list[int]) -> np.ndarray:
-    """A chunk's vector is the normalised mean of its sentences' vectors, so every word of an
-    article goes through the model once (sentences of a chunk are contiguous)."""
-    starts = [i for i, c in enumerate(sentence_chunks) if i == 0 or c != sentence_chunks[i - 1]]
-    if not starts:
-        return np.zeros((0, sentence_vectors.shape[1]), dtype=np.float32)
-    sums = np.add.reduceat(sentence_vectors, starts, axis=0)
-    return (sums / np.linalg.norm(sums, axis=1, keepdims=True)).astype(np.float32)
-
-
 def sentence_spans(chunk: Chunk) -> str:
     """Where each sentence of a chunk lies in its text, as "start:end,start:end,...". A
     sentence has no record of its own: its quote is cut from its chunk's text."""
@@ -111,12 +101,16 @@ class Records(NamedTuple):
     sentence_chunks: list[int]
 
     def with_vectors(self, sentence_vectors: np.ndarray) -> tuple[np.ndarray, list[dict]]:
-        """The chunk vectors (their sentences' mean) and the metadatas, each carrying its
-        sentences' vectors."""
+        """The chunk vectors and the metadatas, each carrying its sentences' vectors. A chunk's
+        vector is the normalised mean of its sentences', so every word of an article goes
+        through the model once (a chunk's sentences are contiguous; every chunk has one)."""
         starts = np.searchsorted(self.sentence_chunks, np.arange(len(self.chunk_ids) + 1))
         metas = [dict(meta, sent_vecs=pack_vectors(sentence_vectors[a:b])) for meta, a, b
                  in zip(self.chunk_metas, starts[:-1], starts[1:], strict=True)]
-        return chunk_vectors(sentence_vectors, self.sentence_chunks), metas
+        if not metas:
+            return np.zeros((0, sentence_vectors.shape[1]), dtype=np.float32), metas
+        sums = np.add.reduceat(sentence_vectors, starts[:-1], axis=0)
+        return (sums / np.linalg.norm(sums, axis=1, keepdims=True)).astype(np.float32), metas
 
 
 def chunk_records(article: Article, story_id: str | None = None,

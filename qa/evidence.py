@@ -8,7 +8,7 @@ import numpy as np
 from llama_index.core.schema import NodeWithScore
 
 from qa.keyword import chunk_node
-from qa.store import Store, unpack_vectors
+from qa.store import Store, sentence_vectors
 
 
 def story_of(e: Evidence) -> str:
@@ -55,7 +55,7 @@ class ChunkSentences:
         return cls(int(meta["sent_start"]), texts,
                    [int(p) for p in meta["sent_paras"].split(",")],
                    meta["sent_hashes"].split(","),
-                   unpack_vectors(meta["sent_vecs"], len(texts)))
+                   sentence_vectors(meta))
 
 
 def _neighbour_ids(meta: dict) -> list[str]:
@@ -81,8 +81,11 @@ def gather(store: Store, nodes: list[NodeWithScore]) -> list[Evidence]:
     by_key: dict[tuple[str, int], Evidence] = {}
     owned: list[Evidence] = []
     for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
-        node = own[cid][1].node if cid in own else chunk_node(cid, doc, meta)
-        rank, score = (own[cid][0], float(own[cid][1].score or 0.0)) if cid in own else (-1, 0.0)
+        if cid in own:
+            rank, hit = own[cid]
+            node, score = hit.node, float(hit.score or 0.0)
+        else:  # a neighbour's chunk: its sentences are context, not candidates
+            rank, node, score = -1, chunk_node(cid, doc, meta), 0.0
         sentences = ChunkSentences.from_record(node.get_content(), meta)
         for k, text in enumerate(sentences.texts):
             ev = Evidence(meta["article_id"], sentences.start + k, sentences.paragraphs[k], text,

@@ -23,7 +23,7 @@ from llama_index.vector_stores.chroma import ChromaVectorStore
 
 from qa.embeddings import SentenceEmbedder
 from qa.keyword import KeywordIndex, chunk_node
-from qa.store import Store, unpack_vectors
+from qa.store import Store, sentence_vectors
 
 CANDIDATES = 16  # chunks ranked by their sentences, per chunk returned
 
@@ -79,9 +79,8 @@ class SentenceHitRetriever(BaseRetriever):
         nodes = []
         for cid, doc, meta in zip(hits["ids"][0], hits["documents"][0], hits["metadatas"][0],
                                   strict=True):
-            vectors = unpack_vectors(meta["sent_vecs"], len(meta["sent_spans"].split(",")))
             nodes.append(NodeWithScore(node=chunk_node(cid, doc, meta),
-                                       score=float((vectors @ query).max())))
+                                       score=float((sentence_vectors(meta) @ query).max())))
         nodes.sort(key=lambda n: n.score or 0.0, reverse=True)
         return nodes[: self._top_k]
 

@@ -47,6 +47,12 @@ def unpack_vectors(packed: str, n: int) -> np.ndarray:
     return flat.reshape(n, -1).astype(np.float32)
 
 
+def sentence_vectors(chunk_meta: dict) -> np.ndarray:
+    """The vectors of a chunk record's sentences, one row each, in order."""
+    n = int(chunk_meta["sent_end"]) - int(chunk_meta["sent_start"])
+    return unpack_vectors(chunk_meta["sent_vecs"], n)
+
+
 def collection_metadata(model_label: str) -> dict:
     """What a new collection is created with: its HNSW settings, model and layout."""
     return {**HNSW, "embed_model": model_label, "layout": LAYOUT_VERSION}
