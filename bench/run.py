@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -31,6 +32,49 @@ def _percentile(values: list[float], p: float) -> float:
     from qa.eval import percentile
 
     return percentile(values, p)
+
+
+class RssPeak:
+    """The peak of this process's RSS plus its children's (a large ingest embeds in a child
+    with a model of its own), sampled every 0.1 s from /proc."""
+
+    def __init__(self) -> None:
+        self.peak_kb = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    @staticmethod
+    def _rss_kb(pid: int | str) -> int:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        except OSError:  # the child has just ended
+            pass
+        return 0
+
+    @staticmethod
+    def _children() -> list[str]:
+        pids = []
+        for task in Path("/proc/self/task").iterdir():
+            try:
+                pids += (task / "children").read_text().split()
+            except OSError:  # a thread that has just ended
+                pass
+        return pids
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.1):
+            children = self._children()
+            total = self._rss_kb("self") + sum(self._rss_kb(pid) for pid in children)
+            self.peak_kb = max(self.peak_kb, total)
+
+    def stop(self) -> int:
+        """The peak, in MB."""
+        self._stop.set()
+        self._thread.join()
+        return round(self.peak_kb / 1024)
 
 
 def raw_throughput(embedder, texts: list[str], cpu: list[float] | None = None) -> float:
@@ -56,6 +100,7 @@ def run_size(n: int, questions: int, peer: bool, backend: str = "torch") -> dict
     from qa.embeddings import SentenceEmbedder
     from qa.engine import Engine
 
+    rss = RssPeak()
     work = Path(tempfile.mkdtemp(prefix=f"newsqa-bench-{n}-"))
     records, planted = make_corpus(n, seed=n)
     write_jsonl(records, work / "articles")
@@ -93,6 +138,7 @@ def run_size(n: int, questions: int, peer: bool, backend: str = "torch") -> dict
         "ingest_texts_per_s": round(n_sentences / ingest_s, 1),
         "ingest_vs_raw_embedding": round(n_sentences / ingest_s / raw, 3),
         "ingest_articles_per_s": round(n / ingest_s, 2),
+        "sentences_in_child": report.sentences_in_child,
     })
     # Where ingest's time goes. The model alone spends raw_cpu a text on all cores; ingest
     # spends ingest_cpu (model, Chroma's writes, Python). On os.cpu_count() cores ingest can
@@ -126,8 +172,12 @@ def run_size(n: int, questions: int, peer: bool, backend: str = "torch") -> dict
         "planted_questions": len(sample),
     })
 
-    # newsqa's own peak, before the peer's ingest runs in this process
+    # newsqa's own peak, before the peer's ingest runs in this process; the embedding child's
+    # own; and the two together, sampled
     result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    result["child_peak_rss_mb"] = round(
+        resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
+    result["peak_rss_with_child_mb"] = rss.stop()
     if peer:
         result.update(peer_ingest(records, SentenceEmbedder.from_name(settings.embed_model),
                                   work))
@@ -180,11 +230,11 @@ def table(results: list[dict]) -> str:
             "ingest_texts_per_s",
             "ingest_vs_raw_embedding", "raw_cpu_ms_per_text", "ingest_cpu_ms_per_text",
             "ingest_cpu_ceiling_vs_raw", "embed_in_ingest_vs_raw", "phases_s",
-            "ingest_chunks_per_s", "ingest_articles_per_s",
+            "ingest_chunks_per_s", "ingest_articles_per_s", "sentences_in_child",
             "peer_articles_per_s", "newsqa_vs_peer_articles_per_s", "peer_chunks_per_s",
             "peer_text_embedded_share",
             "ask_p50_ms", "ask_p95_ms", "planted_accuracy", "peak_rss_mb",
-            "peak_rss_with_peer_mb"]
+            "child_peak_rss_mb", "peak_rss_with_child_mb", "peak_rss_with_peer_mb"]
     lines = ["| measure | " + " | ".join(f"N={r['articles']} {r['backend']}" for r in results)
              + " |", "| --- |" + " --- |" * len(results)]
     for k in keys:

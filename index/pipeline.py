@@ -26,6 +26,7 @@ from llama_index.core.vector_stores.utils import node_to_metadata_dict
 
 from index.chunking import Chunk, Sentence
 from index.dates import day_number
+from index.embed_worker import IngestEmbedding
 from index.loaders import Article, load_articles
 from index.stories import StoredSentences, assign_stories, sentence_hash
 from qa.config import Settings
@@ -41,6 +42,10 @@ EMBED_BATCH = 32
 # a group's texts by length before batching: over 1,000 bench articles, batches of 25 articles'
 # texts carry 5.0 % padding tokens, of 50 articles' 2.3 %, of 100's 1.1 %.
 GROUP_ARTICLES = 50
+# From this many groups on, the model runs in a child process (index.embed_worker). The child
+# takes a few seconds to load the model (torch: about 4); with fewer groups the ingest would be
+# nearly over before it could help.
+WORKER_MIN_GROUPS = 4
 
 
 @dataclass
@@ -53,6 +58,8 @@ class IngestReport:
     chunks_written: int = 0
     chunks_total: int = 0
     sentences_written: int = 0
+    # of those, how many the model embedded in a child process (index.embed_worker)
+    sentences_in_child: int = 0
     seconds: float = 0.0
     # where the time went, in seconds of wall clock: "records" (splitting, stories, records),
     # "embed" (the model), "store" (Chroma writes, overlapping "embed"), "keyword" (the BM25 side)
@@ -221,8 +228,7 @@ class Ingestor:
             else:
                 report.added += 1
 
-        report.chunks_written, report.sentences_written = self._write(
-            to_write, had_versions=set(stored), stored=stored_sentences, phases=report.phases)
+        self._write(to_write, had_versions=set(stored), stored=stored_sentences, report=report)
 
         if prune:
             seen = {a.id for a in articles}
@@ -241,15 +247,16 @@ class Ingestor:
         return report
 
     def _write(self, articles: list[Article], had_versions: set[str], stored: StoredSentences,
-               phases: dict[str, float]) -> tuple[int, int]:
+               report: IngestReport) -> None:
         """Embed and store articles in groups; each article's old versions go after its new
-        chunks are in. Returns the number of chunks and of sentences written.
+        chunks are in. Counts what was written, and where the time went, in report.
 
-        Storing a group in Chroma overlaps with embedding the next: the model runs outside the
-        GIL, Chroma's writes hold it, so the Python work (sentence splitting, records) is done
-        while no write runs. Groups are stored one after another, in order; a failed write
-        stops the run. (At 1,000 articles this took int8 ingest from 50 s to 43 s; torch,
-        which keeps both cores busy, was the same either way.)"""
+        Storing a group in Chroma overlaps with embedding the next. A Chroma write holds the
+        GIL for the whole call and the model needs it between batches, so for an ingest of
+        many groups the model runs in a child process (index.embed_worker) that no write can
+        stall; until the child has loaded the model, and for a few groups, it runs here, in
+        the GIL's gaps. Groups are stored one after another, in order; a failed write stops
+        the run."""
         known: dict[str, tuple[str, int]] = {}
         total_chunks = total_sentences = 0
         spent = dict.fromkeys(("records", "embed", "store"), 0.0)
@@ -261,9 +268,6 @@ class Ingestor:
             finally:
                 spent[phase] += time.perf_counter() - started
 
-        def store(*args):
-            return timed("store", self._store_group, *args, had_versions)
-
         bar = None
         if self.progress and articles:
             from tqdm import tqdm
@@ -271,27 +275,44 @@ class Ingestor:
             bar = tqdm(total=len(articles), unit="article", file=sys.stderr,
                        disable=len(articles) < 20, desc="indexing")
         groups = [articles[i:i + GROUP_ARTICLES] for i in range(0, len(articles), GROUP_ARTICLES)]
-        ready: tuple | None = None  # a group embedded and waiting to be stored
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsqa-write") as writer:
-            for group in groups:
-                # Python work: nothing else running
-                records = timed("records", self._records, group, known, stored)
-                pending = writer.submit(store, *ready) if ready else None
-                vectors = timed("embed", self.embedder.encode, records.embed_texts,
-                                batch_size=EMBED_BATCH)
-                total_sentences += len(vectors)
-                if pending is not None:
-                    total_chunks += pending.result()
-                    if bar is not None:
-                        bar.update(len(ready[0]))
-                ready = (group, records, vectors)
-            if ready is not None:
-                total_chunks += store(*ready)
+        embedding = IngestEmbedding(self.embedder, EMBED_BATCH,
+                                    want_child=len(groups) >= WORKER_MIN_GROUPS)
+        pending: tuple | None = None  # being embedded: (group, records, call giving vectors)
+        writing: tuple | None = None  # being written: (group, future)
+
+        def written(writing: tuple) -> int:
+            chunks = writing[1].result()
+            if bar is not None:
+                bar.update(len(writing[0]))
+            return chunks
+
+        try:
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsqa-write") as writer:
+                for group in [*groups, None]:  # the last round only writes
+                    records = None
+                    if group is not None:
+                        records = timed("records", self._records, group, known, stored)
+                    embedded = pending and (*pending[:2], pending[2]())
+                    # the child starts on this group before the last write is waited for
+                    pending = group and (group, records, embedding.start(records.embed_texts))
+                    if not embedded:
+                        continue
+                    total_sentences += len(embedded[2])
+                    if writing is not None:
+                        total_chunks += written(writing)
+                    writing = (embedded[0], writer.submit(timed, "store", self._store_group,
+                                                          *embedded, had_versions))
+                if writing is not None:
+                    total_chunks += written(writing)
+        finally:
+            embedding.close()
+        spent["embed"] += embedding.seconds
         if bar is not None:
             bar.update(bar.total - bar.n)
             bar.close()
-        phases.update((phase, round(seconds, 3)) for phase, seconds in spent.items())
-        return total_chunks, total_sentences
+        report.chunks_written, report.sentences_written = total_chunks, total_sentences
+        report.sentences_in_child = embedding.in_child
+        report.phases.update((phase, round(seconds, 3)) for phase, seconds in spent.items())
 
     def _records(self, articles: list[Article], known: dict[str, tuple[str, int]],
                  stored: StoredSentences) -> Records:

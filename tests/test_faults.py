@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -39,6 +40,19 @@ def _check_consistent(engine, n_articles):
         assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-2)
     keyword_ids = {c["node_id"] for c in engine.keyword.retriever.corpus}
     assert keyword_ids == chunk_ids
+
+
+def _embedding_children_of(parent: int) -> list[int]:
+    """The index.embed_worker processes started by `parent` that are still running."""
+    left = []
+    for d in Path("/proc").iterdir():
+        try:
+            argv = (d / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"index.embed_worker" in argv and str(parent).encode() in argv:
+            left.append(int(d.name))
+    return left
 
 
 def _wait_until_writing(proc, timeout: float = 180.0) -> bool:
@@ -76,6 +90,10 @@ def test_ingest_killed_at_random_points_recovers(tmp_path, embedder, capsys):
             proc.send_signal(signal.SIGKILL)
             kills += writing
         proc.wait()
+        deadline = time.monotonic() + 10  # its embedding process does not outlive it
+        while _embedding_children_of(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _embedding_children_of(proc.pid) == []
     final = subprocess.run([sys.executable, "-m", "index", "--json"], cwd=ROOT, env=env,
                            capture_output=True, text=True, timeout=900)
     assert final.returncode == 0, final.stderr[-2000:]

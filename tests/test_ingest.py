@@ -102,9 +102,10 @@ def test_cli_json_report_and_skipped_files(tmp_path):
     assert run.returncode == 0, run.stderr
     report = json.loads(run.stdout.strip().splitlines()[-1])
     assert set(report) == {"added", "updated", "unchanged", "removed", "skipped",
-                           "chunks_written", "chunks_total", "sentences_written", "seconds",
-                           "phases"}
+                           "chunks_written", "chunks_total", "sentences_written",
+                           "sentences_in_child", "seconds", "phases"}
     assert report["added"] == 6
+    assert report["sentences_in_child"] == 0  # six articles: embedded in-process
     reasons = {os.path.basename(s["path"]): s["reason"] for s in report["skipped"]}
     assert "invalid JSON" in reasons["broken.jsonl"] and "binary" in reasons["image.txt"]
     assert report["chunks_written"] == report["chunks_total"]
