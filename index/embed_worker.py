@@ -40,10 +40,9 @@ class EmbedWorker:
     as qa.sentence_model.load_model takes them. One request at a time: submit, then result."""
 
     def __init__(self, source: tuple[str | None, str, str | None]) -> None:
-        env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
-                   TOKENIZERS_PARALLELISM="false",
-                   PYTHONPATH=os.pathsep.join(
-                       [str(PROJECT_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]))
+        # the offline settings: qa.sentence_model sets them on import, in the child too
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+            [str(PROJECT_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]))
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "index.embed_worker", json.dumps(list(source)),
              str(os.getpid())],

@@ -289,13 +289,19 @@ class Ingestor:
         try:
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsqa-write") as writer:
                 for group in [*groups, None]:  # the last round only writes
+                    # this group's records are made while the child embeds the previous one
                     records = None
                     if group is not None:
                         records = timed("records", self._records, group, known, stored)
-                    embedded = pending and (*pending[:2], pending[2]())
-                    # the child starts on this group before the last write is waited for
-                    pending = group and (group, records, embedding.start(records.embed_texts))
-                    if not embedded:
+                    embedded = None
+                    if pending is not None:
+                        done_group, done_records, vectors = pending
+                        embedded = (done_group, done_records, vectors())
+                    pending = None
+                    if group is not None:
+                        # the child starts on this group before the last write is waited for
+                        pending = (group, records, embedding.start(records.embed_texts))
+                    if embedded is None:
                         continue
                     total_sentences += len(embedded[2])
                     if writing is not None:

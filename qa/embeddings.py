@@ -12,8 +12,6 @@ from pydantic import PrivateAttr
 
 from qa.sentence_model import PACKAGED_MODEL, encode, load_model, model_label
 
-__all__ = ["PACKAGED_MODEL", "SentenceEmbedder"]
-
 
 class SentenceEmbedder(BaseEmbedding):
     """A llama-index embedding over a sentence-transformers model, normalised for cosine."""
