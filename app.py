@@ -23,6 +23,7 @@ import gradio as gr  # noqa: E402
 
 from index.loaders import SUFFIXES  # noqa: E402
 from qa.catalog import article_text, list_articles  # noqa: E402
+from qa.config import load_env_file  # noqa: E402
 from qa.engine import Engine  # noqa: E402
 from qa.errors import InvalidSetting, NewsQAError  # noqa: E402
 from qa.models import Answer  # noqa: E402
@@ -42,7 +43,8 @@ CSS = """
 .source-card .num { display: inline-block; min-width: 1.8em; font-weight: 700;
   color: var(--color-accent); }
 .source-card .meta { color: var(--body-text-color-subdued); font-size: 0.85em; }
-.source-card mark { background: #fff3a3; color: inherit; padding: 0 2px; }
+.source-card mark { background: #fff3a3; color: #1f2328; padding: 0 2px; }
+.source-card mark strong.answer { text-decoration: underline; text-underline-offset: 2px; }
 .source-card details { margin-top: 6px; font-size: 0.9em; }
 .abstained { border-left: 4px solid #9a9a9a; padding: 8px 12px;
   color: var(--body-text-color-subdued); }
@@ -64,11 +66,15 @@ def source_cards(engine: Engine, answer: Answer) -> str:
     for c in answer.citations:
         full = article_text(engine.store, c.article_id)
         paragraph = full.paragraph_with(c.quote) if full else None
+        quote = _esc(c.quote)
+        if c.answer is not None:  # the reader's short answer, set off inside the quote
+            quote = (f"{_esc(c.quote[:c.answer_start])}<strong class=\"answer\">"
+                     f"{_esc(c.answer)}</strong>{_esc(c.quote[c.answer_end:])}")
         if paragraph and c.quote in paragraph:
             before, _, after = paragraph.partition(c.quote)
-            context = f"{_esc(before)}<mark>{_esc(c.quote)}</mark>{_esc(after)}"
+            context = f"{_esc(before)}<mark>{quote}</mark>{_esc(after)}"
         else:
-            context = f"<mark>{_esc(c.quote)}</mark>"
+            context = f"<mark>{quote}</mark>"
         meta = " · ".join(_esc(x) for x in (c.published, c.article_id) if x)
         if c.also_in:
             meta += " · also in " + ", ".join(_esc(a) for a in c.also_in)
@@ -94,6 +100,10 @@ def reply_markdown(answer: Answer) -> str:
         return f"_{answer.text}_"
     text = _md_escape(answer.text)
     text = _MARKER.sub(r"**[\1]**", text)
+    if answer.short_answer:  # the short answer leads the reply: set it in bold
+        lead = _md_escape(answer.short_answer.strip())
+        if text.startswith(lead):
+            text = f"**{lead}**{text[len(lead):]}"
     sources = "  \n".join(
         f"**[{c.number}]** {_md_escape(c.title)}"
         + (f" ({c.published})" if c.published else "") + f" · `{c.article_id}`"
@@ -253,6 +263,7 @@ def parse_auth(value: str | None) -> list[tuple[str, str]] | None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    load_env_file()  # QA_HOST, QA_PORT and QA_AUTH in the working folder's .env count too
     parser = argparse.ArgumentParser(prog="python app.py", description="Serve the newsqa chat.")
     parser.add_argument("--host", default=os.environ.get("QA_HOST", "127.0.0.1"),
                         help="interface to listen on (default 127.0.0.1, this machine only)")

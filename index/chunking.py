@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from functools import lru_cache
 
 from index.cleaning import Paragraph
+from qa.sentences import split_sentences
 
 MAX_CHUNK_WORDS = 110
 
@@ -24,28 +23,6 @@ class Chunk:
     index: int
     text: str
     sentences: tuple[Sentence, ...]  # empty only for a chunk that is all headings
-
-
-@lru_cache(maxsize=1)
-def _punkt():
-    """NLTK's Punkt English model, from the copy llama-index-core ships (nothing downloaded)."""
-    import llama_index.core
-    import nltk
-    from nltk.tokenize.punkt import PunktTokenizer
-
-    cache = os.path.join(os.path.dirname(llama_index.core.__file__), "_static", "nltk_cache")
-    if cache not in nltk.data.path:
-        nltk.data.path.append(cache)
-    tokenizer = PunktTokenizer("english")
-    tokenizer._params.abbrev_types.update({"u.s", "u.k", "u.n", "gen", "lt", "col", "sgt",
-                                          "gov", "sen", "rep", "dr", "mr", "mrs", "ms", "st"})
-    return tokenizer
-
-
-def split_sentences(text: str) -> list[str]:
-    """Sentences of a paragraph, each an exact substring of it."""
-    spans = _punkt().span_tokenize(text)
-    return [text[a:b].strip() for a, b in spans if text[a:b].strip()]
 
 
 def sentences_of(paragraphs: list[Paragraph]) -> list[Sentence]:

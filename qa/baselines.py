@@ -1,6 +1,7 @@
-"""The obvious alternatives, over the same index, for `python -m qa.eval --compare`: the top
-chunk of a keyword (BM25) search, and the top chunk of a plain llama-index vector retriever.
-Neither abstains; each returns its top chunk as the reply, cited as one source."""
+"""The alternatives, over the same index, for `python -m qa.eval --compare`: the top chunk of a
+keyword (BM25) search and the top chunk of a plain llama-index vector retriever (neither
+abstains; each returns its top chunk as the reply, cited as one source), and newsqa's own
+pipeline with its earlier hand-weighted sentence scorer in place of the trained reader."""
 
 from __future__ import annotations
 
@@ -47,3 +48,16 @@ class DenseBaseline:
 
     def trace(self, question: str, **_: object) -> tuple[Answer, list[str]]:
         return _top_chunk_answer(self.retriever.retrieve(question))
+
+
+class HandWeightedBaseline:
+    """newsqa's retrieval with the hand-weighted scorer (qa.answering) choosing the sentences
+    and abstaining below its threshold: the answering step before the trained reader."""
+
+    name = "hand-weighted scorer"
+
+    def __init__(self, engine):
+        self.engine = engine
+
+    def trace(self, question: str, **kw: object) -> tuple[Answer, list[str]]:
+        return self.engine.trace(question, use_reader=False, **kw)

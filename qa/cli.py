@@ -11,8 +11,16 @@ from qa.errors import NewsQAError
 from qa.models import Answer
 
 
-def format_answer(answer: Answer, width: int = 100) -> str:
-    """The reply, then a numbered list of its sources."""
+def marked_quote(c, bold: tuple[str, str] = ("**", "**")) -> str:
+    """The quote with the reader's short answer inside it set off by `bold`."""
+    if c.answer is None:
+        return c.quote
+    a, b = c.answer_start, c.answer_end
+    return f"{c.quote[:a]}{bold[0]}{c.quote[a:b]}{bold[1]}{c.quote[b:]}"
+
+
+def format_answer(answer: Answer, width: int = 100, bold: tuple[str, str] = ("**", "**")) -> str:
+    """The reply, then a numbered list of its sources, the short answer marked in its quote."""
     lines = [textwrap.fill(answer.text, width)]
     if answer.citations:
         lines.append("")
@@ -20,8 +28,9 @@ def format_answer(answer: Answer, width: int = 100) -> str:
         for c in answer.citations:
             date = f", {c.published}" if c.published else ""
             lines.append(f"[{c.number}] {c.article_id} — {c.title}{date}")
-            lines.append(textwrap.fill(f"“{c.quote}”", width, initial_indent="    ",
-                                       subsequent_indent="    "))
+            lines.append(textwrap.fill(f"“{marked_quote(c, bold)}”", width,
+                                       initial_indent="    ", subsequent_indent="    ",
+                                       break_on_hyphens=False))
             if c.url:
                 lines.append(f"    {c.url}")
             if c.also_in:
@@ -51,5 +60,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
     else:
-        print(format_answer(answer))
+        tty = sys.stdout.isatty()
+        print(format_answer(answer, bold=("\033[1m", "\033[0m") if tty else ("**", "**")))
     return 0

@@ -19,6 +19,18 @@ def _default_index_dir() -> str:
     return str(PROJECT_ROOT / ".index")
 
 
+def load_env_file() -> None:
+    """Load `.env` from the working folder (not from beside this module, where python-dotenv
+    looks by default), never overriding the real environment."""
+    try:
+        from dotenv import find_dotenv, load_dotenv
+    except ImportError:  # pragma: no cover - python-dotenv is a pinned dependency
+        return
+    path = find_dotenv(usecwd=True)
+    if path:
+        load_dotenv(path, override=False)
+
+
 def _env(name: str, default: str | None = None) -> str | None:
     value = os.environ.get(name)
     return value if value not in (None, "") else default
@@ -38,12 +50,7 @@ class Settings:
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
         """Read QA_* variables (after loading .env without overriding the real environment)."""
-        try:
-            from dotenv import load_dotenv
-
-            load_dotenv(override=False)
-        except ImportError:  # pragma: no cover - python-dotenv is a pinned dependency
-            pass
+        load_env_file()
         settings = cls(
             articles_dir=_env("QA_ARTICLES_DIR", "articles"),
             index_dir=_env("QA_INDEX_DIR") or _default_index_dir(),

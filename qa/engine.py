@@ -22,6 +22,8 @@ from qa.errors import ArticlesNotFound, InvalidQuestion
 from qa.evidence import Evidence, gather, story_of
 from qa.keyword import KeywordIndex, cache_dir_for
 from qa.models import Answer
+from qa.reader import Reader, load_reader
+from qa.reading import ReaderComposer
 from qa.retrieval import HybridRetriever
 from qa.store import Store
 
@@ -73,8 +75,10 @@ class Engine:
 
     def __init__(self, settings: Settings | None = None, *,
                  embedder: SentenceEmbedder | None = None, store: Store | None = None,
-                 weights: Weights | None = None, top_k: int = 12, auto_index: bool = True):
+                 weights: Weights | None = None, top_k: int = 12, auto_index: bool = True,
+                 reader: Reader | None = None):
         self.settings = settings or Settings.from_env()
+        self.reader = reader or load_reader()
         self.embedder = embedder or SentenceEmbedder.from_settings(self.settings)
         self.store = store or Store.open(self.settings, self.embedder.model_label)
         self.weights = weights or Weights()
@@ -94,6 +98,7 @@ class Engine:
             self.keyword = keyword
             self.retriever = HybridRetriever(self.store, keyword, self.top_k)
             self.answerer = Answerer(keyword, self.weights)
+            self.composer = ReaderComposer(self.reader, self.answerer)
             self._revision = keyword.revision if keyword else self.store.revision()
             self._checked_at = time.monotonic()
 
@@ -134,15 +139,17 @@ class Engine:
         return self.trace(question, history=history, since=since, until=until)[0]
 
     def trace(self, question: str, *, history: list[dict] | None = None,
-              since: str | None = None, until: str | None = None
+              since: str | None = None, until: str | None = None, use_reader: bool = True
               ) -> tuple[Answer, list[str]]:
-        """The answer and the article ids of the retrieved chunks, best first (for evaluation)."""
+        """The answer and the article ids of the retrieved chunks, best first (for evaluation).
+        `use_reader=False` answers with the hand-weighted scorer alone (the baseline)."""
         text = clean_question(question)
         messages = validate_history(history)
         since_day, until_day = parse_range(since, until)
         self.refresh()
         with self._lock:
             retriever, answerer, keyword = self.retriever, self.answerer, self.keyword
+            composer = self.composer
         if keyword is None:
             return Answer(EMPTY_INDEX_TEXT, [], True, 0.0), []
         query = contextualize(text, messages)
@@ -155,10 +162,16 @@ class Engine:
         evidence = gather(self.store, nodes)
         scored = answerer.score(text, np.asarray(q_vec), evidence,
                                 None if query == text else np.asarray(r_vec))
+        if use_reader:
+            reads = composer.read(text, scored, None if query == text else query)
+            first = [r.evidence.article_id for r in reads]
+            answer = composer.compose(text, scored, reads, self._copies)
+        else:
+            first = []
+            answer = answerer.compose(scored, text, self._copies)
         # the pipeline's ranking: articles by their best sentence, then the rest as fused
-        retrieved = list(dict.fromkeys([s.evidence.article_id for s in scored]
+        retrieved = list(dict.fromkeys(first + [s.evidence.article_id for s in scored]
                                        + [n.node.metadata.get("article_id", "") for n in nodes]))
-        answer = answerer.compose(scored, text, self._copies)
         filtered = since_day is not None or until_day is not None
         if filtered and keyword.undated_articles:
             n = keyword.undated_articles

@@ -182,8 +182,9 @@ def format_report(name: str, m: dict) -> str:
     return "\n".join(lines)
 
 
-def _temporary_engine(articles: Path):
-    """An engine over its own throw-away index of the given articles."""
+def _temporary_engine(articles: Path, index_dir: Path | None = None):
+    """An engine over its own index of the given articles: a throw-away one, or `index_dir`,
+    kept between runs (an unchanged article is not embedded again)."""
     import tempfile
 
     from qa.config import Settings
@@ -191,7 +192,7 @@ def _temporary_engine(articles: Path):
 
     if not articles.exists():
         raise NewsQAError(f"articles path {str(articles)!r} does not exist")
-    folder = tempfile.mkdtemp(prefix="newsqa-eval-")
+    folder = str(index_dir) if index_dir else tempfile.mkdtemp(prefix="newsqa-eval-")
     engine = Engine(Settings.from_env(articles_dir=str(articles), index_dir=folder,
                                       chroma_url=None), auto_index=False)
     engine.ingest([str(articles)], progress=False)
@@ -232,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--articles", type=Path,
                         help="answer from these articles (a file or folder), indexed into a "
                              "temporary store, instead of the configured index")
+    parser.add_argument("--index-dir", type=Path,
+                        help="with --articles: keep that index in this folder and reuse it")
     args = parser.parse_args(argv)
     files = args.files or [DEFAULT_FILE]
     try:
@@ -239,16 +242,17 @@ def main(argv: list[str] | None = None) -> int:
             if not f.is_file():
                 raise NewsQAError(f"question file {str(f)!r} does not exist")
         if args.articles:
-            engine = _temporary_engine(args.articles)
+            engine = _temporary_engine(args.articles, args.index_dir)
         else:
             from qa import default_engine
 
             engine = default_engine()
         systems: dict[str, object] = {SYSTEM: engine}
         if args.compare:
-            from qa.baselines import DenseBaseline, KeywordBaseline
+            from qa.baselines import DenseBaseline, HandWeightedBaseline, KeywordBaseline
 
-            for baseline in (KeywordBaseline(engine), DenseBaseline(engine)):
+            for baseline in (HandWeightedBaseline(engine), KeywordBaseline(engine),
+                             DenseBaseline(engine)):
                 systems[baseline.name] = baseline
         results: dict[str, dict[str, dict]] = {}
         for f in files:
@@ -273,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.report:
         from qa.report import html_report
 
-        args.report.write_text(html_report(results, engine.weights.threshold), encoding="utf-8")
+        args.report.write_text(html_report(results, engine.reader.threshold), encoding="utf-8")
         print(f"report: {args.report}")
     return 0
 

@@ -16,6 +16,16 @@ class Citation:
     published: str | None = None  # ISO date
     score: float = 0.0
     also_in: tuple[str, ...] = ()  # other articles carrying the same story (copies, re-posts)
+    # the short answer inside `quote`: quote[answer_start:answer_end], when the reader marked one
+    answer_start: int | None = None
+    answer_end: int | None = None
+
+    @property
+    def answer(self) -> str | None:
+        """The short answer the reader marked in the quote, or None."""
+        if self.answer_start is None or self.answer_end is None:
+            return None
+        return self.quote[self.answer_start:self.answer_end]
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -30,6 +40,7 @@ class Answer:
     abstained: bool = False
     support: float = 0.0  # how well the best sentence answers; compared with the threshold
     sources_differ: bool = False  # the best sources give different figures or names
+    short_answer: str | None = None  # the reader's short answer ("Wiesbaden, Germany"), if any
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -38,4 +49,5 @@ class Answer:
             "abstained": self.abstained,
             "support": self.support,
             "sources_differ": self.sources_differ,
+            "short_answer": self.short_answer,
         }

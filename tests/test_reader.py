@@ -1,0 +1,98 @@
+"""The trained reader: the shipped file, what it answers, and the command that trains it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from qa.reader import CARD_FILE, MODEL_FILE, Reader, file_sha256, load_reader
+from tests.conftest import ROOT, SEED_QUESTION, WIESBADEN_ID, article_file_text
+
+WIESBADEN = ("A dedicated NATO command, headquartered at a U.S. facility in Wiesbaden, Germany, "
+             "will oversee the effort.")
+BEFORE = ("A new plan establishes NATO as the leader in coordinating security assistance and "
+          "training for Ukraine.")
+AFTER = ("Logistical nodes in Eastern Europe will further support the program, led by a 3-star "
+         "general under the Supreme Allied Commander Europe.")
+TITLE = "NATO defence ministers meet in Brussels"
+
+
+def test_shipped_reader_matches_its_card_and_is_small():
+    card = json.loads(CARD_FILE.read_text())
+    assert file_sha256(MODEL_FILE) == card["sha256"]
+    assert MODEL_FILE.stat().st_size <= 30 * 1024 * 1024
+    assert 0 < card["threshold"] < 1
+    notice = (ROOT / "NOTICE").read_text()
+    assert "SQuAD" in notice and "CC BY-SA 4.0" in notice
+
+
+def test_reader_accepts_the_answer_marks_its_span_and_rejects_an_on_topic_sentence():
+    reader = load_reader()
+    good, off = reader.read(SEED_QUESTION, [
+        (WIESBADEN, TITLE, BEFORE, AFTER),
+        (AFTER, TITLE, WIESBADEN, ""),  # same topic, same article: not where it is based
+    ])
+    assert good.p_answer >= reader.threshold > off.p_answer
+    assert good.has_span and "Wiesbaden" in WIESBADEN[good.start:good.end]
+
+
+def test_reader_gives_no_answer_for_an_unrelated_sentence():
+    reader = load_reader()
+    (r,) = reader.read("Who won the women's singles at Wimbledon in 2019?",
+                       [(WIESBADEN, TITLE, BEFORE, AFTER)])
+    assert r.p_answer < reader.threshold
+
+
+def test_a_missing_model_file_is_a_clear_error(tmp_path):
+    from qa.errors import InvalidSetting
+
+    with pytest.raises(InvalidSetting, match="retrain it with `python -m qa.train`"):
+        Reader(tmp_path / "reader-int8.onnx")
+
+
+def test_answer_leads_with_the_short_answer_and_marks_it_in_the_quote(seed_engine):
+    answer = seed_engine.ask(SEED_QUESTION)
+    assert not answer.abstained
+    first = answer.citations[0]
+    assert first.article_id == WIESBADEN_ID and first.quote in article_file_text(WIESBADEN_ID)
+    assert first.answer is not None and "Wiesbaden" in first.answer
+    assert first.quote[first.answer_start:first.answer_end] == first.answer
+    assert answer.short_answer == first.answer
+    assert answer.text.startswith(answer.short_answer.strip())
+    assert answer.to_dict()["citations"][0]["answer_start"] == first.answer_start
+
+
+def test_a_year_the_articles_do_not_cover_is_abstained_on(seed_engine):
+    # the seed articles are undated and name no year: a question about 1995 has no answer
+    answer = seed_engine.ask("Where was the NATO command for Ukraine based in 1995?")
+    assert answer.abstained and "1995" in answer.text
+
+
+def test_the_hand_weighted_scorer_is_still_there_as_a_baseline(seed_engine):
+    from qa.baselines import HandWeightedBaseline
+
+    answer, retrieved = HandWeightedBaseline(seed_engine).trace(SEED_QUESTION)
+    assert "Wiesbaden" in answer.text and answer.short_answer is None
+    assert retrieved[0] == WIESBADEN_ID
+
+
+def test_training_a_few_steps_writes_a_model_that_loads(tmp_path, capsys):
+    """The training command on a tiny slice, so it cannot rot (the real run takes an hour)."""
+    from qa.train import main
+
+    out = tmp_path / "out"
+    assert main(["--steps", "3", "--limit", "80", "--eval-every", "2", "--save-every", "2",
+                 "--work", str(tmp_path / "work"), "--out", str(out)]) == 0
+    card = json.loads((out / "reader.json").read_text())
+    assert card["sha256"] == file_sha256(out / "reader-int8.onnx")
+    assert (out / "reader-training.md").read_text().startswith("# The reader's training run")
+    reader = Reader(out / "reader-int8.onnx", card=card)
+    (r,) = reader.read(SEED_QUESTION, [(WIESBADEN, TITLE, BEFORE, AFTER)])
+    assert 0.0 <= r.p_answer <= 1.0
+    assert "sha256" in (out / "README.md").read_text()
+    # run again: it resumes from its checkpoint instead of starting over
+    capsys.readouterr()
+    assert main(["--steps", "3", "--limit", "80", "--eval-every", "2", "--save-every", "2",
+                 "--work", str(tmp_path / "work"), "--out", str(out)]) == 0
+    assert "resuming at step 3" in capsys.readouterr().err
