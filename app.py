@@ -133,7 +133,7 @@ def safe_name(name: str) -> str:
     base = Path(name.replace("\\", "/")).name
     if base.startswith("."):
         raise InvalidSetting(f"refused file name {name!r}: hidden files are not allowed")
-    clean = re.sub(r"[^A-Za-z0-9._ -]+", "_", base).strip(" .")
+    clean = re.sub(r"[^\w. -]+", "_", base).strip(" .")  # letters of any script are kept
     if not clean or clean.startswith("."):
         raise InvalidSetting(f"refused file name {name!r}")
     if Path(clean).suffix.lower() not in SUFFIXES:
@@ -141,28 +141,61 @@ def safe_name(name: str) -> str:
     return clean
 
 
-def save_uploads(paths: list[str], names: list[str], articles_dir: Path
-                 ) -> tuple[list[Path], list[str]]:
-    """Copy uploads into the articles folder; returns what was saved and what was refused."""
+def _free_name(root: Path, name: str) -> str:
+    """`name`, or `stem-2.ext`, `stem-3.ext` … when an article of that stem (the article id,
+    in any format) is already in the folder: an upload never replaces an article."""
+    stems = {p.stem.casefold() for p in root.iterdir()}
+    stem, suffix = Path(name).stem, Path(name).suffix
+    candidate, k = name, 1
+    while Path(candidate).stem.casefold() in stems:
+        k += 1
+        candidate = f"{stem}-{k}{suffix}"
+    return candidate
+
+
+def save_uploads(paths: list[str], names: list[str], articles_dir: Path,
+                 renamed: list[str] | None = None) -> tuple[list[Path], list[str]]:
+    """Copy uploads into the articles folder; returns what was saved and what was refused. A
+    name taken by an article already there (in any format) is saved under a new one; nothing
+    is overwritten, and a failed copy leaves no partial file behind. `renamed` collects a note
+    for each upload saved under another name."""
     saved, refused = [], []
     articles_dir.mkdir(parents=True, exist_ok=True)
     root = articles_dir.resolve()
     for src, original in zip(paths, names, strict=True):
+        tmp_name = None
         try:
             name = safe_name(original)
             size = os.path.getsize(src)
             if size > MAX_UPLOAD_BYTES:
                 raise InvalidSetting(f"{original!r} is {size / 1e6:.1f} MB; the limit is "
                                      f"{MAX_UPLOAD_BYTES / 1e6:.0f} MB")
-            dest = (root / name).resolve()
-            if dest.parent != root:
-                raise InvalidSetting(f"refused file name {original!r}")
             with tempfile.NamedTemporaryFile(dir=root, delete=False, prefix=".upload-") as tmp:
-                shutil.copyfileobj(open(src, "rb"), tmp)
-            os.replace(tmp.name, dest)
+                tmp_name = tmp.name
+                with open(src, "rb") as f:
+                    shutil.copyfileobj(f, tmp)
+            for _ in range(100):
+                dest = (root / _free_name(root, name)).resolve()
+                if dest.parent != root:
+                    raise InvalidSetting(f"refused file name {original!r}")
+                try:
+                    os.link(tmp_name, dest)  # fails if the name was taken meanwhile
+                    break
+                except FileExistsError:
+                    continue
+            else:
+                raise InvalidSetting(f"no free name for {original!r}")
             saved.append(dest)
+            if dest.name != name and renamed is not None:
+                renamed.append(f"{original} saved as {dest.name}: an article named {name} is "
+                               "already there and was kept")
         except (InvalidSetting, OSError) as e:
-            refused.append(f"{original}: {e}")
+            reason = e if isinstance(e, InvalidSetting) else "could not be saved (disk full?)"
+            log.warning("upload %r not saved: %s", original, e)
+            refused.append(f"{original}: {reason}")
+        finally:
+            if tmp_name:
+                Path(tmp_name).unlink(missing_ok=True)
     return saved, refused
 
 
@@ -198,8 +231,10 @@ def build_app(engine: Engine) -> gr.Blocks:
         paths = [f if isinstance(f, str) else f.name for f in files]
         names = [Path(p).name for p in paths]
         progress(0.05, desc="Saving files")
-        saved, refused = save_uploads(paths, names, Path(engine.settings.articles_dir))
+        renamed: list[str] = []
+        saved, refused = save_uploads(paths, names, Path(engine.settings.articles_dir), renamed)
         lines = [f"- refused {_md_escape(r)}" for r in refused]
+        lines += [f"- {_md_escape(r)}" for r in renamed]
         if saved:
             progress(0.2, desc=f"Indexing {len(saved)} file(s)")
             report = engine.ingest([str(p) for p in saved], progress=False)

@@ -68,3 +68,27 @@ def test_auth_keeps_out_clients_without_the_password(seed_engine):
 def test_malformed_auth_is_a_clear_error(value):
     with pytest.raises(InvalidSetting, match="user:password"):
         app.parse_auth(value)
+
+
+def test_an_upload_never_replaces_an_article_in_any_format(tmp_path):
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    (articles / "002_story.txt").write_text("The original text.")
+    src = tmp_path / "src"
+    src.mkdir()
+    same, other_format = src / "a.txt", src / "b.md"
+    same.write_text("An upload with the same name.")
+    other_format.write_text("# Same stem, another format")
+    renamed: list[str] = []
+    saved, refused = app.save_uploads([str(same), str(other_format)],
+                                      ["002_story.txt", "002_story.md"], articles, renamed)
+    assert refused == []
+    assert [p.name for p in saved] == ["002_story-2.txt", "002_story-3.md"]
+    assert (articles / "002_story.txt").read_text() == "The original text."
+    assert any("saved as 002_story-2.txt" in r for r in renamed)
+    assert not list(articles.glob(".upload-*"))  # no partial copies left
+
+
+def test_non_ascii_names_are_kept_apart():
+    assert app.safe_name("новости.txt") == "новости.txt"
+    assert app.safe_name("新闻.txt") == "新闻.txt"
