@@ -35,6 +35,10 @@ eval: setup
 	$(PY) -m qa.eval eval_questions/seed.jsonl eval_questions/conversations.jsonl --compare \
 		--report docs/eval-report.html
 	$(PY) -m qa.eval eval_questions/news.jsonl --articles tests/data/news.jsonl --compare
+	$(PY) -m qa.eval eval_questions/reader-seed-dev.jsonl eval_questions/reader-seed-holdout.jsonl \
+		--articles articles --index-dir build/seed-index --compare
+	$(PY) -m qa.eval eval_questions/reader-news-dev.jsonl eval_questions/reader-news-holdout.jsonl \
+		--articles eval_questions/corpus --index-dir build/news-index --compare
 
 bench: setup
 	$(PY) -m bench.run

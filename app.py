@@ -106,15 +106,23 @@ def reply_markdown(answer: Answer) -> str:
             text = f"**{lead}**{text[len(lead):]}"
     sources = "  \n".join(
         f"**[{c.number}]** {_md_escape(c.title)}"
-        + (f" ({c.published})" if c.published else "") + f" · `{c.article_id}`"
-        + (f" · also in {', '.join(f'`{a}`' for a in c.also_in)}" if c.also_in else "")
+        + (f" ({c.published})" if c.published else "") + f" · `{_code(c.article_id)}`"
+        + (f" · also in {', '.join(f'`{_code(a)}`' for a in c.also_in)}" if c.also_in else "")
         for c in answer.citations
     )
     return f"{text}\n\n{sources}"
 
 
+def _code(text: str) -> str:
+    """Text for inside a markdown code span (a backtick would end it)."""
+    return text.replace("`", "'")
+
+
 def _md_escape(text: str) -> str:
-    return re.sub(r"([\\`*_{}\[\]<>#|])", r"\\\1", html.escape(text, quote=False)) \
+    """Article text as inert markdown: no emphasis, no image, no link ("![x](http://…)" and
+    "[x](http://…)" lose the brackets' meaning with their parentheses escaped); the [n]
+    markers stay readable."""
+    return re.sub(r"([\\`*_{}\[\]()!<>#|~])", r"\\\1", html.escape(text, quote=False)) \
         .replace("\\[", "[").replace("\\]", "]")
 
 

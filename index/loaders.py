@@ -200,9 +200,13 @@ def discover(paths: Iterable[str | os.PathLike]) -> tuple[list[Path], list[Skip]
         if p.is_file():
             files.append(p)
             continue
+        root = p.resolve()
         for f in sorted(p.rglob("*")):
             rel = f.relative_to(p)
             if any(part.startswith(".") for part in rel.parts) or not f.is_file():
+                continue
+            if f.is_symlink() and not f.resolve().is_relative_to(root):
+                skipped.append(Skip(str(f), "a link to a file outside the articles folder"))
                 continue
             if f.suffix.lower() in SUFFIXES:
                 files.append(f)

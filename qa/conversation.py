@@ -14,15 +14,20 @@ _ANAPHORA = {"it", "its", "they", "them", "their", "theirs", "this", "that", "th
 MAX_HISTORY_MESSAGES = 50
 
 
-def message_text(content: Any) -> str:
+MAX_MESSAGE_CHARS = 20_000  # of one message's text; a longer one is cut to its end
+
+
+def message_text(content: Any, depth: int = 0) -> str:
     """The text of a message's content: a string, or chat-UI parts such as
-    [{"type": "text", "text": "..."}]; anything else (images, files) has none."""
+    [{"type": "text", "text": "..."}]; anything else (images, files) has none. Parts nested
+    deeper than chat UIs make them are ignored."""
     if isinstance(content, str):
-        return content
+        return content[-MAX_MESSAGE_CHARS:]
     if isinstance(content, dict):
-        return content.get("text", "") if isinstance(content.get("text"), str) else ""
-    if isinstance(content, (list, tuple)):
-        return " ".join(message_text(part) for part in content).strip()
+        return content.get("text", "")[-MAX_MESSAGE_CHARS:] \
+            if isinstance(content.get("text"), str) else ""
+    if isinstance(content, (list, tuple)) and depth < 3:
+        return " ".join(message_text(part, depth + 1) for part in content[:50]).strip()
     return ""
 
 
@@ -33,7 +38,7 @@ def validate_history(history: Any) -> list[dict[str, str]]:
     if not isinstance(history, Sequence) or isinstance(history, (str, bytes)):
         raise InvalidQuestion("history must be a list of {'role': ..., 'content': ...} messages")
     messages = []
-    for i, m in enumerate(history):
+    for i, m in enumerate(history[-MAX_HISTORY_MESSAGES:]):
         if not isinstance(m, dict) or m.get("role") not in ("user", "assistant", "system"):
             raise InvalidQuestion(
                 f"history message {i} must be a dict with role 'user', 'assistant' or 'system' "

@@ -35,16 +35,18 @@ def clean_question(question: Any) -> str:
     """The question as asked, minus control characters; rejected when empty or too long."""
     if not isinstance(question, str):
         raise InvalidQuestion(f"the question must be text, got {type(question).__name__}")
+    if len(question) > MAX_QUESTION_CHARS:  # before any work per character
+        raise InvalidQuestion(
+            f"the question is {len(question)} characters long; the limit is {MAX_QUESTION_CHARS}"
+        )
+    # control and format characters, and lone surrogates (which no tokenizer can encode)
     text = "".join(
-        " " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in question
+        " " if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp") else ch
+        for ch in question
     )
     text = " ".join(text.split())
     if not text:
         raise InvalidQuestion("the question is empty: type a question about the articles")
-    if len(question) > MAX_QUESTION_CHARS:
-        raise InvalidQuestion(
-            f"the question is {len(question)} characters long; the limit is {MAX_QUESTION_CHARS}"
-        )
     if not any(ch.isalnum() for ch in text):
         raise InvalidQuestion("the question has no words in it: ask something about the articles")
     return text

@@ -151,3 +151,29 @@ def test_no_connection_leaves_this_machine(make_engine, tmp_path, monkeypatch):
     outside = [a for a in tried if isinstance(a, tuple) and a[0] not in ("127.0.0.1", "::1",
                                                                            "localhost")]
     assert outside == []
+
+
+def test_a_lone_surrogate_in_a_question_is_answered_not_a_crash(seed_engine):
+    answer = seed_engine.ask("Where will the Ukraine support \ud800command be based?")
+    assert "Wiesbaden" in answer.text
+
+
+def test_a_history_nested_thousands_deep_is_no_crash(seed_engine):
+    nested: list = ["Where will the Ukraine support command be based?"]
+    for _ in range(5000):
+        nested = [nested]
+    answer = seed_engine.ask("How many people will it involve?",
+                             history=[{"role": "user", "content": nested}])
+    assert answer.text  # answered or abstained, without a RecursionError
+
+
+def test_markdown_in_an_article_cannot_load_an_image_or_make_a_link():
+    import app
+    from qa.models import Answer, Citation
+
+    evil = "See ![x](http://198.51.100.7/p.png) and [click](http://198.51.100.7/) now."
+    answer = Answer(f"{evil} [1]", [Citation(1, "![t](http://198.51.100.7/t.png)", evil, evil)])
+    md = app.reply_markdown(answer)
+    outside_code = __import__("re").sub(r"`[^`]*`", "", md)  # code spans render as text
+    assert "](" not in outside_code  # no image or link syntax left live
+    assert "\\(http://198.51.100.7/p.png\\)" in md and "**[1]**" in md

@@ -73,3 +73,28 @@ def test_missing_folder_is_a_clear_error(tmp_path):
     missing = tmp_path / "nowhere"
     with pytest.raises(ArticlesNotFound, match="nowhere"):
         load_articles([missing])
+
+
+def test_a_link_to_a_file_outside_the_folder_is_skipped(tmp_path):
+    from index.loaders import load_articles
+
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / "real.txt").write_text("A real article.\n\nIt has a sentence or two.")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("root:x:0:0:root:/root:/bin/bash")
+    (folder / "passwd.txt").symlink_to(secret)
+    articles, skipped, _ = load_articles([folder])
+    assert [a.id for a in articles] == ["real"]
+    assert any(s.path.endswith("passwd.txt") and "outside the articles folder" in s.reason
+               for s in skipped)
+
+
+def test_a_six_megabyte_run_on_paragraph_is_split_not_fatal():
+    from qa.sentences import sentence_spans
+
+    text = "word " * 1_200_000 + "end."  # one paragraph, no sentence ends: 6 MB
+    spans = sentence_spans(text)
+    assert len(spans) >= 6_000_000 // 8000
+    assert all(0 <= a < b <= len(text) for a, b in spans)
+    assert "".join(text[a:b] for a, b in spans).replace(" ", "") == text.replace(" ", "")
