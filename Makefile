@@ -22,7 +22,7 @@ index: setup
 	$(PY) -m index
 
 run: setup
-	$(PY) -m index
+	$(PY) -m index --prune
 	$(PY) app.py
 
 lint: setup

@@ -248,8 +248,13 @@ def build_app(engine: Engine) -> gr.Blocks:
             report = engine.ingest([str(p) for p in saved], progress=False)
             progress(1.0, desc="Done")
             lines.insert(0, f"**Indexed:** {report.summary()}")
-            lines += [f"- skipped `{_md_escape(Path(s['path']).name)}`: {_md_escape(s['reason'])}"
-                      for s in report.skipped]
+            # a file that could not be indexed is not kept: nothing unindexed piles up
+            kept = {str(p) for p in saved}
+            for s in report.skipped:
+                if s["path"] in kept:
+                    Path(s["path"]).unlink(missing_ok=True)
+                lines.append(f"- refused `{_md_escape(Path(s['path']).name)}` (not kept): "
+                             f"{_md_escape(s['reason'])}")
         return "\n".join(lines), articles_table(engine), None
 
     with gr.Blocks(title="newsqa", analytics_enabled=False) as demo:

@@ -189,18 +189,27 @@ def load_file(path: Path) -> Iterator[Article | Skip]:
         yield Skip(str(path), f"could not parse: {type(e).__name__}: {e}")
 
 
+def canonical(path: str | os.PathLike) -> Path:
+    """One spelling of a file's path however it was given (relative, absolute, through a
+    linked folder): the real path of its folder, then its own name. An article's stored path,
+    and so whether it counts as unchanged, does not depend on how its folder was named."""
+    p = Path(path)
+    return Path(os.path.realpath(p.parent)) / p.name
+
+
 def discover(paths: Iterable[str | os.PathLike]) -> tuple[list[Path], list[Skip]]:
-    """Files to load under the given files and folders (hidden files ignored)."""
+    """Files to load under the given files and folders (hidden files ignored), by their
+    canonical paths."""
     files: list[Path] = []
     skipped: list[Skip] = []
     for raw in paths:
-        p = Path(raw)
-        if not p.exists():
-            raise ArticlesNotFound(f"articles path {str(p)!r} does not exist")
-        if p.is_file():
-            files.append(p)
+        given = Path(raw)
+        if not given.exists():
+            raise ArticlesNotFound(f"articles path {str(given)!r} does not exist")
+        if given.is_file():
+            files.append(canonical(given))
             continue
-        root = p.resolve()
+        p = root = Path(os.path.realpath(given))
         for f in sorted(p.rglob("*")):
             rel = f.relative_to(p)
             if any(part.startswith(".") for part in rel.parts) or not f.is_file():

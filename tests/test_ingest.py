@@ -31,6 +31,22 @@ def test_rerun_over_unchanged_files_writes_nothing(make_engine, tmp_path):
     assert _chunk_ids(engine) == before
 
 
+def test_the_same_folder_spelled_another_way_is_the_same_corpus(make_engine, tmp_path,
+                                                                 monkeypatch):
+    articles = tmp_path / "articles"
+    shutil.copytree(ARTICLES, articles)
+    (tmp_path / "link").symlink_to(articles)
+    engine = make_engine(articles)
+    monkeypatch.chdir(tmp_path)
+    first = engine.ingest(["articles"])  # relative
+    assert first.added == 5
+    for spelling in (str(articles), f"{tmp_path}/./articles/", "link", "articles/../articles"):
+        again = engine.ingest([spelling])
+        assert (again.unchanged, again.chunks_written) == (5, 0), spelling
+    one = engine.ingest([str(articles / "002_97a7c6ca049e9223.txt")])  # one file, absolute
+    assert (one.unchanged, one.chunks_written) == (1, 0)
+
+
 def test_changed_article_replaces_exactly_its_own_chunks(make_engine, tmp_path):
     articles = tmp_path / "articles"
     shutil.copytree(ARTICLES, articles)
