@@ -81,6 +81,8 @@ def gather(store: Store, nodes: list[NodeWithScore]) -> list[Evidence]:
     by_key: dict[tuple[str, int], Evidence] = {}
     owned: list[Evidence] = []
     for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
+        if not meta:  # deleted by another process meanwhile: not evidence any more
+            continue
         if cid in own:
             rank, hit = own[cid]
             node, score = hit.node, float(hit.score or 0.0)

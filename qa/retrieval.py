@@ -79,6 +79,8 @@ class SentenceHitRetriever(BaseRetriever):
         nodes = []
         for cid, doc, meta in zip(hits["ids"][0], hits["documents"][0], hits["metadatas"][0],
                                   strict=True):
+            if not meta:  # deleted by another process since this one's vector index loaded
+                continue
             nodes.append(NodeWithScore(node=chunk_node(cid, doc, meta),
                                        score=float((sentence_vectors(meta) @ query).max())))
         nodes.sort(key=lambda n: n.score or 0.0, reverse=True)
