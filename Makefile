@@ -36,9 +36,9 @@ eval: setup
 		--report docs/eval-report.html
 	$(PY) -m qa.eval eval_questions/news.jsonl --articles tests/data/news.jsonl --compare
 	$(PY) -m qa.eval eval_questions/reader-seed-dev.jsonl eval_questions/reader-seed-holdout.jsonl \
-		--articles articles --index-dir build/seed-index --compare
+		--articles articles --index-dir build/index-articles --compare
 	$(PY) -m qa.eval eval_questions/reader-news-dev.jsonl eval_questions/reader-news-holdout.jsonl \
-		--articles eval_questions/corpus --index-dir build/news-index --compare
+		--articles eval_questions/corpus --index-dir build/index-eval_questions_corpus --compare
 
 bench: setup
 	$(PY) -m bench.run

@@ -5,6 +5,8 @@ pipeline with its earlier hand-weighted sentence scorer in place of the trained 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from llama_index.core.schema import NodeWithScore, QueryBundle
 
 from qa.models import Answer, Citation
@@ -51,13 +53,31 @@ class DenseBaseline:
 
 
 class HandWeightedBaseline:
-    """newsqa's retrieval with the hand-weighted scorer (qa.answering) choosing the sentences
-    and abstaining below its threshold: the answering step before the trained reader."""
+    """newsqa's retrieval with the hand-weighted scorer choosing the sentences and abstaining
+    below its threshold, and no reader at all: the answering step before the reader."""
 
-    name = "hand-weighted scorer"
+    name = "hand-weighted, no reader"
 
     def __init__(self, engine):
         self.engine = engine
 
     def trace(self, question: str, **kw: object) -> tuple[Answer, list[str]]:
-        return self.engine.trace(question, use_reader=False, **kw)
+        answer, retrieved = self.engine.trace(question, use_reader=False, **kw)
+        if answer.short_answer:  # take the reader's mark off again
+            answer = replace(answer, text=answer.text.split(" — ", 1)[1], short_answer=None,
+                             citations=[replace(c, answer_start=None, answer_end=None)
+                                        for c in answer.citations])
+        return answer, retrieved
+
+
+class ReaderLed:
+    """QA_ANSWERING=reader: the trained reader re-scores the candidates (p + support), chooses
+    the sentence and abstains under its calibrated threshold."""
+
+    name = "reader-led"
+
+    def __init__(self, engine):
+        self.engine = engine
+
+    def trace(self, question: str, **kw: object) -> tuple[Answer, list[str]]:
+        return self.engine.trace(question, use_reader=True, **kw)

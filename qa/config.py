@@ -13,6 +13,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_COLLECTION = "newsqa"
 MAX_QUESTION_CHARS = 2000
 EMBED_BACKENDS = ("torch", "onnx-int8")
+ANSWERING = ("hand", "reader")
 
 
 def _default_index_dir() -> str:
@@ -46,6 +47,7 @@ class Settings:
     collection: str = DEFAULT_COLLECTION
     embed_model: str | None = None  # None: the packaged all-MiniLM-L6-v2
     embed_backend: str = "torch"  # or "onnx-int8": an int8 copy exported on this machine
+    answering: str = "hand"  # or "reader": the trained reader chooses the sentence and abstains
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -58,6 +60,7 @@ class Settings:
             collection=_env("QA_COLLECTION", DEFAULT_COLLECTION),
             embed_model=_env("QA_EMBED_MODEL"),
             embed_backend=_env("QA_EMBED_BACKEND", "torch"),
+            answering=_env("QA_ANSWERING", "hand"),
         )
         settings = replace(settings, **overrides) if overrides else settings
         settings.validate()
@@ -74,6 +77,10 @@ class Settings:
             raise InvalidSetting(
                 f"QA_EMBED_BACKEND={self.embed_backend!r} is not a backend: use torch (the "
                 "default) or onnx-int8"
+            )
+        if self.answering not in ANSWERING:
+            raise InvalidSetting(
+                f"QA_ANSWERING={self.answering!r} is not a mode: use hand (the default) or reader"
             )
         if self.chroma_url and not self.chroma_url.startswith(("http://", "https://")):
             raise InvalidSetting(

@@ -23,7 +23,7 @@ from qa.evidence import Evidence, gather, story_of
 from qa.keyword import KeywordIndex, cache_dir_for
 from qa.models import Answer
 from qa.reader import Reader, load_reader
-from qa.reading import ReaderComposer
+from qa.reading import ReaderComposer, of_time, years_in
 from qa.retrieval import HybridRetriever
 from qa.store import Store
 
@@ -141,10 +141,14 @@ class Engine:
         return self.trace(question, history=history, since=since, until=until)[0]
 
     def trace(self, question: str, *, history: list[dict] | None = None,
-              since: str | None = None, until: str | None = None, use_reader: bool = True
-              ) -> tuple[Answer, list[str]]:
+              since: str | None = None, until: str | None = None,
+              use_reader: bool | None = None) -> tuple[Answer, list[str]]:
         """The answer and the article ids of the retrieved chunks, best first (for evaluation).
-        `use_reader=False` answers with the hand-weighted scorer alone (the baseline)."""
+        `use_reader` (default: QA_ANSWERING=reader) lets the reader choose the sentence and
+        abstain; otherwise the hand-weighted scorer does, and the reader marks the short answer
+        in the sentence it chose when it agrees that sentence answers."""
+        if use_reader is None:
+            use_reader = self.settings.answering == "reader"
         text = clean_question(question)
         messages = validate_history(history)
         since_day, until_day = parse_range(since, until)
@@ -164,6 +168,9 @@ class Engine:
         evidence = gather(self.store, nodes)
         scored = answerer.score(text, np.asarray(q_vec), evidence,
                                 None if query == text else np.asarray(r_vec))
+        years = years_in(text)
+        if years:  # "in 2019": articles of that year and sentences that name it
+            scored = [s for s in scored if of_time(s.evidence, years)]
         if use_reader:
             reads = composer.read(text, scored, None if query == text else query)
             first = [r.evidence.article_id for r in reads]
@@ -171,6 +178,11 @@ class Engine:
         else:
             first = []
             answer = answerer.compose(scored, text, self._copies)
+            answer = composer.mark_short_answer(text, scored, answer)
+        if years and not scored:
+            answer = replace(answer, text=(
+                f"The articles don't cover this for {', '.join(sorted(years))}: none of them "
+                "from that time has a sentence that answers the question."))
         # the pipeline's ranking: articles by their best sentence, then the rest as fused
         retrieved = list(dict.fromkeys(first + [s.evidence.article_id for s in scored]
                                        + [n.node.metadata.get("article_id", "") for n in nodes]))

@@ -249,10 +249,15 @@ def main(argv: list[str] | None = None) -> int:
             engine = default_engine()
         systems: dict[str, object] = {SYSTEM: engine}
         if args.compare:
-            from qa.baselines import DenseBaseline, HandWeightedBaseline, KeywordBaseline
+            from qa.baselines import (
+                DenseBaseline,
+                HandWeightedBaseline,
+                KeywordBaseline,
+                ReaderLed,
+            )
 
-            for baseline in (HandWeightedBaseline(engine), KeywordBaseline(engine),
-                             DenseBaseline(engine)):
+            for baseline in (ReaderLed(engine), HandWeightedBaseline(engine),
+                             KeywordBaseline(engine), DenseBaseline(engine)):
                 systems[baseline.name] = baseline
         results: dict[str, dict[str, dict]] = {}
         for f in files:

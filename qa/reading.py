@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -26,6 +26,7 @@ from qa.reader import Reader, Reading
 
 _YEAR = re.compile(r"(?<![\d$.,])(1[89]\d\d|20\d\d)(?![\d,])")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+MIN_WORDS = 5
 
 
 def years_in(question: str) -> set[str]:
@@ -48,6 +49,14 @@ class Read:
     @property
     def p(self) -> float:
         return self.reading.p_answer
+
+    @property
+    def score(self) -> float:
+        """What decides: the reader's probability plus the hand-weighted support (each 0-1).
+        The reader alone is too literal for paraphrase ("the Ukraine support command" for "a
+        dedicated NATO command ... will oversee the effort", p = 0.08); the support alone
+        cannot tell an answer from a sentence on the same topic. Measured in docs/reader.md."""
+        return self.reading.p_answer + self.scored.support
 
     @property
     def evidence(self) -> Evidence:
@@ -83,6 +92,9 @@ class ReaderComposer:
         is read both as asked and with the conversation's context; the likelier reading wins."""
         years = years_in(question)
         pool = [s for s in scored if of_time(s.evidence, years)] if years else list(scored)
+        # an attribution ("– NATO Secretary General Jens Stoltenberg") or a heading alone is
+        # never the answer: fewer than MIN_WORDS words
+        pool = [s for s in pool if len(s.evidence.text.split()) >= MIN_WORDS]
         pool = pool[:self.candidates]
         if not pool:
             return []
@@ -104,24 +116,45 @@ class ReaderComposer:
             reads += [Read(s, r) for s, r in zip(part, readings, strict=True)]
             if max(r.p for r in reads) >= self.sure:
                 break  # a sure answer: the weaker-ranked rest need not be read
-        reads.sort(key=lambda x: x.p, reverse=True)
+        reads.sort(key=lambda x: x.score, reverse=True)
         return reads
+
+    def mark_short_answer(self, question: str, scored: list[Scored], answer: Answer,
+                          accept: float = 0.5) -> Answer:
+        """The hand-weighted scorer's answer, with the reader's short answer marked in its
+        first quote when the reader agrees that the chosen sentence answers (p >= accept)."""
+        if answer.abstained or not answer.citations or not scored:
+            return answer
+        best = scored[0].evidence
+        first = answer.citations[0]
+        at = first.quote.find(best.text)
+        if at < 0 or first.article_id != best.article_id:
+            return answer
+        (r,) = self.reader.read(question, [(best.text, best.meta.get("title", ""),
+                                            best.prev.text if best.prev else "",
+                                            best.next.text if best.next else "")])
+        if r.p_answer < accept or not r.has_span:
+            return answer
+        marked = replace(first, answer_start=at + r.start, answer_end=at + r.end)
+        short = marked.answer.strip()
+        return replace(answer, text=f"{short} — {answer.text}", short_answer=short,
+                       citations=[marked, *answer.citations[1:]])
 
     def compose(self, question: str, scored: list[Scored], reads: list[Read],
                 copies: Callable[[list[Evidence]], list[str]] | None = None) -> Answer:
-        if not reads or reads[0].p < self.threshold:
-            best = reads[0].p if reads else 0.0
+        if not reads or reads[0].score < self.threshold:
+            best = reads[0].score if reads else 0.0
             text = ABSTAIN_TEXT
             years = years_in(question)
             if years and not reads:
                 text = (f"The articles don't cover this for {', '.join(sorted(years))}: none "
                         "of them from that time has a sentence that answers the question.")
             return Answer(text, [], True, round(best, 4))
-        accepted = [r for r in reads if r.p >= self.threshold]
+        accepted = [r for r in reads if r.score >= self.threshold]
         lead = accepted[0]
         chosen = [lead]
         for r in accepted[1:]:
-            if len(chosen) >= self.max_citations or r.p < lead.p - self.second_within:
+            if len(chosen) >= self.max_citations or r.score < lead.score - self.second_within:
                 break
             if any(_overlaps(r.evidence, [c.evidence]) or story_of(r.evidence) ==
                    story_of(c.evidence) for c in chosen):
@@ -151,7 +184,7 @@ class ReaderComposer:
             also = tuple(copies(group)) if copies else ()
             citations.append(Citation(
                 number=n, article_id=group[0].article_id, title=m.get("title", ""),
-                quote=quote, url=m.get("url"), published=date, score=round(r.p, 4),
+                quote=quote, url=m.get("url"), published=date, score=round(r.score, 4),
                 also_in=also, answer_start=start, answer_end=end,
             ))
         short = citations[0].answer if not differ else None
@@ -160,7 +193,7 @@ class ReaderComposer:
             text = f"{short.strip()} — {text}"
         if differ:
             text = f"The sources differ. {text}"
-        return Answer(text, citations, False, round(lead.p, 4), differ, short)
+        return Answer(text, citations, False, round(lead.score, 4), differ, short)
 
 
 def _differ(question: str, a: Read, b: Read) -> bool:

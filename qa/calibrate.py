@@ -1,0 +1,107 @@
+"""`python -m qa.calibrate QUESTIONS:ARTICLES ...`: set the reader's abstention threshold on news
+questions.
+
+    python -m qa.calibrate eval_questions/reader-seed-dev.jsonl:articles \\
+        eval_questions/reader-news-dev.jsonl:eval_questions/corpus
+
+`python -m qa.train` sets a threshold on its own calibration split, SQuAD and SelQA passages; on
+news that threshold is far too low (the reader is more cautious there, so almost nothing falls
+under it). This command runs the real pipeline (retrieval, the hand-ranked candidates, the
+reader) over question sets kept for calibration, which are never reported as results, and
+writes into `qa/models/reader.json` the threshold that makes the most of their questions right
+(an answer holding an expected string, or an abstention where one is expected). The SQuAD
+threshold stays in the card as `squad_threshold`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from qa.reader import CARD_FILE
+
+
+def index_dir_for(articles: str) -> Path:
+    """The kept index of an evaluation corpus (make eval uses the same folders)."""
+    return Path("build") / ("index-" + "".join(c if c.isalnum() else "_" for c in articles))
+
+
+def candidates(engine, question: str) -> list[tuple[float, bool]]:
+    """(answer probability, holds an expected string) for each candidate the composer would
+    read, for one question."""
+    from qa.engine import clean_question
+
+    text = clean_question(question)
+    q_vec = engine.embedder.encode([text])[0]
+    nodes = engine.retriever.retrieve(text, q_vec.tolist(), None, None)
+    from qa.evidence import gather
+
+    scored = engine.answerer.score(text, np.asarray(q_vec), gather(engine.store, nodes))
+    return engine.composer.read(text, scored)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from qa.answering import _span, quote_for
+    from qa.eval import _temporary_engine, load_cases
+
+    ap = argparse.ArgumentParser(prog="python -m qa.calibrate", description=__doc__.split("\n")[0])
+    ap.add_argument("sets", nargs="+", help="QUESTIONS.jsonl:ARTICLES (a file or folder)")
+    ap.add_argument("--card", type=Path, default=CARD_FILE)
+    ap.add_argument("--dry-run", action="store_true", help="print, do not write the card")
+    args = ap.parse_args(argv)
+    results = []  # (best score, its quote holds an answer, expected abstain)
+    for spec in args.sets:
+        questions, _, articles = spec.partition(":")
+        articles = articles or "articles"
+        engine = _temporary_engine(Path(articles), index_dir_for(articles))
+        engine.composer.sure = 2.0  # read every candidate: the best one, not the first sure one
+        for case in load_cases(Path(questions)):
+            reads = candidates(engine, case.question)
+            if not reads:
+                results.append((0.0, False, case.abstain))
+                continue
+            best = reads[0]
+            group = _span(best.scored, [r.scored for r in reads], engine.answerer.weights)
+            quote = quote_for(group if best.evidence in group else [best.evidence]).lower()
+            holds = any(s.lower() in quote for s in case.answer_contains)
+            results.append((best.score, holds, case.abstain))
+    p = np.array([r[0] for r in results])
+    holds = np.array([r[1] for r in results])
+    abstain = np.array([r[2] for r in results])
+
+    def right(t: float) -> float:
+        answered = p >= t
+        return float(np.where(abstain, ~answered, answered & holds).mean())
+
+    grid = np.round(np.linspace(0.02, 1.98, 99), 2)  # the score is p + support: 0 to 2
+    top = max(right(t) for t in grid)
+    plateau = [float(t) for t in grid if right(t) >= top - 1e-9]
+    # ties go to the lowest: between equally right thresholds, answering (with a quote the
+    # user can check) is preferred to abstaining
+    best_t = round(min(plateau), 2)
+    answered = p >= best_t
+    figures = {
+        "questions": len(results), "threshold": best_t, "right": round(right(best_t), 4),
+        "abstain_precision": round(float((~answered & abstain).sum() / max((~answered).sum(), 1)),
+                                   4),
+        "abstain_recall": round(float((~answered & abstain).sum() / max(abstain.sum(), 1)), 4),
+        "best_range": [min(plateau), max(plateau)],
+        "curve": {f"{t:.2f}": round(right(t), 4) for t in grid[::5]},
+        "sets": args.sets,
+    }
+    print(json.dumps(figures, indent=2))
+    if not args.dry_run:
+        card = json.loads(args.card.read_text())
+        card.setdefault("squad_threshold", card.get("threshold"))
+        card["threshold"] = best_t
+        card["news_calibration"] = figures
+        args.card.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
