@@ -476,11 +476,13 @@ def _threshold_note(card: dict) -> str:
     if not news:
         return ("Set on the calibration split below: the value that makes the most of its "
                 "questions right.")
-    return (f"Set by `python -m qa.calibrate` on the project's news calibration questions "
-            f"({news['questions']} questions: `{'`, `'.join(news['sets'])}`, never reported as "
-            f"results), where it makes {news['right']:.3f} of them right. The threshold the "
-            f"SQuAD/SelQA calibration split below gives, {squad}, is far too low for news: "
-            "there the reader is more cautious and almost nothing falls under it.")
+    return (f"It applies with `QA_ANSWERING=reader`, to the reader's probability plus the "
+            f"hand-weighted support (0 to 2). Set by `python -m qa.calibrate` on the project's "
+            f"news calibration questions ({news['questions']} questions: "
+            f"`{'`, `'.join(news['sets'])}`, never reported as results), where it makes "
+            f"{news['right']:.3f} of them right. On the probability alone, the SQuAD/SelQA "
+            f"calibration split below gives {squad}: far too low for news, where the reader is "
+            "more cautious and almost nothing falls under it.")
 
 
 def _null_note(card: dict) -> str:
@@ -509,7 +511,7 @@ sentence answers the question, and the answer span inside it. Used by `qa.readin
 - **Format:** ONNX, weights quantized to int8 per channel by onnxruntime's `quantize_dynamic`;
   {card["bytes"]:,} bytes; inputs of at most {card["max_tokens"]} tokens.
 - **sha256:** `{card["sha256"]}` (checked by `tests/test_reader.py`).
-- **Abstention threshold:** {card["threshold"]} on the answer probability. {_threshold_note(card)}
+- **Abstention threshold:** {card["threshold"]}. {_threshold_note(card)}
 
 ## Training data
 
