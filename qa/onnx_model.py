@@ -63,7 +63,6 @@ def _export(model_path: Path, cache_dir: Path, target: Path) -> None:
     """Export the transformer to ONNX, quantize it to int8, and move it into place."""
     cache_dir.mkdir(parents=True, exist_ok=True)
     import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic
     from transformers import AutoModel
     from transformers.utils import logging as hf_logging
 
@@ -92,17 +91,23 @@ def _export(model_path: Path, cache_dir: Path, target: Path) -> None:
                 dynamic_axes={n: {0: "batch", 1: "tokens"}
                               for n in names + ["last_hidden_state"]},
             )
-        # quantize_dynamic logs advice through the root logger, which installs a root
-        # handler as a side effect (and then libraries' debug logs print): undo both
-        previous, handlers = logging.root.manager.disable, list(logging.root.handlers)
-        logging.disable(logging.WARNING)
-        try:
-            quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8,
-                             per_channel=True)
-        finally:
-            logging.disable(previous)
-            logging.root.handlers[:] = handlers
+        quantize_int8(fp32, int8)
         os.replace(int8, target)
+
+
+def quantize_int8(fp32: Path, int8: Path) -> None:
+    """onnxruntime's dynamic quantization: int8 weights per output channel, activations
+    quantized on the fly. quantize_dynamic logs advice through the root logger, which installs
+    a root handler as a side effect (and then libraries' debug logs print): both are undone."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    previous, handlers = logging.root.manager.disable, list(logging.root.handlers)
+    logging.disable(logging.WARNING)
+    try:
+        quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, per_channel=True)
+    finally:
+        logging.disable(previous)
+        logging.root.handlers[:] = handlers
 
 
 def export_int8(model_path: Path, cache_dir: Path) -> Path:

@@ -298,12 +298,12 @@ def evaluate_loss(model, features, batch_size: int = 32) -> dict:
 
 # -- export and measurement --------------------------------------------------------------------
 def export_int8(model, target: Path) -> None:
-    import logging
     import tempfile
     import warnings
 
     import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    from qa.onnx_model import quantize_int8
 
     model.eval()
     names = ["input_ids", "attention_mask", "token_type_ids"]
@@ -322,14 +322,7 @@ def export_int8(model, target: Path) -> None:
                               "end_logits": {0: "batch", 1: "tokens"},
                               "answer_logit": {0: "batch"}},
             )
-        previous, handlers = logging.root.manager.disable, list(logging.root.handlers)
-        logging.disable(logging.WARNING)
-        try:
-            quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8,
-                             per_channel=True)
-        finally:
-            logging.disable(previous)
-            logging.root.handlers[:] = handlers
+        quantize_int8(fp32, int8)
         int8.replace(target)
 
 
