@@ -181,10 +181,13 @@ def neighbours_by_title(records: list[dict], rng: random.Random, n: int = 2):
     return out
 
 
-def load_records(limit: int | None = None) -> list[dict]:
+def load_records(limit: int | None = None, data_dir: Path = DATA_DIR) -> list[dict]:
+    """The questions of the training files: FILES in the shared data folder, or every .jsonl
+    of another folder given with --data (same record schema)."""
     records = []
-    for name in FILES:
-        path = DATA_DIR / name
+    paths = ([data_dir / name for name in FILES] if data_dir == DATA_DIR
+             else sorted(data_dir.glob("*.jsonl")))
+    for path in paths:
         if not path.is_file():
             raise SystemExit(f"training data {path} is missing (see the reader's model card)")
         with open(path, encoding="utf-8") as f:
@@ -543,6 +546,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lr", type=float, default=8e-5)
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--limit", type=int, default=None, help="use this many records (smoke runs)")
+    ap.add_argument("--data", type=Path, default=DATA_DIR,
+                    help="a folder of .jsonl question records in the qa-train schema")
     ap.add_argument("--eval-every", type=int, default=200)
     ap.add_argument("--save-every", type=int, default=100)
     ap.add_argument("--work", type=Path, default=WORK_DIR, help="checkpoints")
@@ -568,7 +573,7 @@ def main(argv: list[str] | None = None) -> int:
     tokenizer.no_padding()
     tokenizer.no_truncation()
 
-    records = load_records(args.limit)
+    records = load_records(args.limit, args.data)
     parts: dict[str, list[dict]] = {"train": [], "calib": [], "test": []}
     for r in records:
         parts[split_of(r.get("title", ""))].append(r)

@@ -99,12 +99,15 @@ def test_the_hand_weighted_scorer_is_still_there_as_a_baseline(seed_engine):
 
 
 def test_training_a_few_steps_writes_a_model_that_loads(tmp_path, capsys):
-    """The training command on a tiny slice, so it cannot rot (the real run takes an hour)."""
+    """The training command on a tiny made-up set (tests/data/qa-train-tiny, in the qa-train
+    schema), so it cannot rot (the real run takes an hour) and needs no data beside the clone."""
     from qa.train import main
 
     out = tmp_path / "out"
-    assert main(["--steps", "3", "--limit", "80", "--eval-every", "2", "--save-every", "2",
-                 "--work", str(tmp_path / "work"), "--out", str(out)]) == 0
+    args = ["--steps", "3", "--eval-every", "2", "--save-every", "2", "--data",
+            str(ROOT / "tests" / "data" / "qa-train-tiny"), "--work", str(tmp_path / "work"),
+            "--out", str(out)]
+    assert main(args) == 0
     card = json.loads((out / "reader.json").read_text())
     assert card["sha256"] == file_sha256(out / "reader-int8.onnx")
     assert (out / "reader-training.md").read_text().startswith("# The reader's training run")
@@ -114,6 +117,5 @@ def test_training_a_few_steps_writes_a_model_that_loads(tmp_path, capsys):
     assert "sha256" in (out / "README.md").read_text()
     # run again: it resumes from its checkpoint instead of starting over
     capsys.readouterr()
-    assert main(["--steps", "3", "--limit", "80", "--eval-every", "2", "--save-every", "2",
-                 "--work", str(tmp_path / "work"), "--out", str(out)]) == 0
+    assert main(args) == 0
     assert "resuming at step 3" in capsys.readouterr().err
