@@ -160,16 +160,9 @@ class Answerer:
             chosen.sort(key=lambda c: c[1][0].meta.get("published_ts", -1), reverse=True)
         parts, citations = [], []
         for n, (s, group) in enumerate(chosen, start=1):
-            quote = quote_for(group)
-            m = group[0].meta
-            date = m.get("published")
-            parts.append(f"As of {date}: {quote} [{n}]" if date else f"{quote} [{n}]")
-            also = tuple(copies(group)) if copies else ()
-            citations.append(Citation(
-                number=n, article_id=group[0].article_id, title=m.get("title", ""),
-                quote=quote, url=m.get("url"), published=date,
-                score=round(s.support, 4), also_in=also,
-            ))
+            part, citation = cite(n, group, s.support, copies)
+            parts.append(part)
+            citations.append(citation)
         text = " ".join(parts)
         if differ:
             text = f"The sources differ. {text}"
@@ -233,6 +226,25 @@ def _span(best: Scored, scored: list[Scored], w: Weights) -> list[Evidence]:
             group.append(e)
             break
     return sorted(group, key=lambda e: e.index)
+
+
+def cite(n: int, group: list[Evidence], score: float,
+         copies: Callable[[list[Evidence]], list[str]] | None = None,
+         span: tuple[int, int] | None = None, sentence: str = "") -> tuple[str, Citation]:
+    """The reply's part for one cited group ("As of <date>: <quote> [n]") and its Citation.
+    `span` is a short answer's characters in `sentence`, one of the group's sentences; it is
+    located in the quote."""
+    quote = quote_for(group)
+    start = end = None
+    if span is not None and (at := quote.find(sentence)) >= 0:
+        start, end = at + span[0], at + span[1]
+    m = group[0].meta
+    date = m.get("published")
+    part = f"As of {date}: {quote} [{n}]" if date else f"{quote} [{n}]"
+    also = tuple(copies(group)) if copies else ()
+    return part, Citation(number=n, article_id=group[0].article_id, title=m.get("title", ""),
+                          quote=quote, url=m.get("url"), published=date, score=round(score, 4),
+                          also_in=also, answer_start=start, answer_end=end)
 
 
 def _overlaps(a: Evidence, group: list[Evidence]) -> bool:

@@ -30,16 +30,14 @@ def index_dir_for(articles: str) -> Path:
     return Path("build") / ("index-" + "".join(c if c.isalnum() else "_" for c in articles))
 
 
-def candidates(engine, question: str) -> list[tuple[float, bool]]:
-    """(answer probability, holds an expected string) for each candidate the composer would
-    read, for one question."""
+def candidates(engine, question: str):
+    """The composer's reads (qa.reading.Read) of one question's candidates, best first."""
     from qa.engine import clean_question
+    from qa.evidence import gather
 
     text = clean_question(question)
     q_vec = engine.embedder.encode([text])[0]
     nodes = engine.retriever.retrieve(text, q_vec.tolist(), None, None)
-    from qa.evidence import gather
-
     scored = engine.answerer.score(text, np.asarray(q_vec), gather(engine.store, nodes))
     return engine.composer.read(text, scored)
 

@@ -142,11 +142,13 @@ class Engine:
 
     def trace(self, question: str, *, history: list[dict] | None = None,
               since: str | None = None, until: str | None = None,
-              use_reader: bool | None = None) -> tuple[Answer, list[str]]:
+              use_reader: bool | None = None, short_answer: bool = True
+              ) -> tuple[Answer, list[str]]:
         """The answer and the article ids of the retrieved chunks, best first (for evaluation).
         `use_reader` (default: QA_ANSWERING=reader) lets the reader choose the sentence and
         abstain; otherwise the hand-weighted scorer does, and the reader marks the short answer
-        in the sentence it chose when it agrees that sentence answers."""
+        in the sentence it chose when it agrees that sentence answers (unless `short_answer` is
+        False)."""
         if use_reader is None:
             use_reader = self.settings.answering == "reader"
         text = clean_question(question)
@@ -178,7 +180,8 @@ class Engine:
         else:
             first = []
             answer = answerer.compose(scored, text, self._copies)
-            answer = composer.mark_short_answer(text, scored, answer)
+            if short_answer:
+                answer = composer.mark_short_answer(text, scored, answer)
         if years and not scored:
             answer = replace(answer, text=(
                 f"The articles don't cover this for {', '.join(sorted(years))}: none of them "

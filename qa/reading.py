@@ -19,9 +19,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from qa import qtypes
-from qa.answering import ABSTAIN_TEXT, Answerer, Scored, _overlaps, _span, quote_for
+from qa.answering import ABSTAIN_TEXT, Answerer, Scored, _overlaps, _span, cite
 from qa.evidence import Evidence, story_of
-from qa.models import Answer, Citation
+from qa.models import Answer
 from qa.reader import Reader, Reading
 
 _YEAR = re.compile(r"(?<![\d$.,])(1[89]\d\d|20\d\d)(?![\d,])")
@@ -172,21 +172,10 @@ class ReaderComposer:
             group = _span(r.scored, scored, weights)
             if r.evidence not in group:
                 group = [r.evidence]
-            quote = quote_for(group)
-            start = end = None
-            if r.reading.has_span:
-                at = quote.find(r.evidence.text)
-                if at >= 0:
-                    start, end = at + r.reading.start, at + r.reading.end
-            m = group[0].meta
-            date = m.get("published")
-            parts.append(f"As of {date}: {quote} [{n}]" if date else f"{quote} [{n}]")
-            also = tuple(copies(group)) if copies else ()
-            citations.append(Citation(
-                number=n, article_id=group[0].article_id, title=m.get("title", ""),
-                quote=quote, url=m.get("url"), published=date, score=round(r.score, 4),
-                also_in=also, answer_start=start, answer_end=end,
-            ))
+            span = (r.reading.start, r.reading.end) if r.reading.has_span else None
+            part, citation = cite(n, group, r.score, copies, span, r.evidence.text)
+            parts.append(part)
+            citations.append(citation)
         short = citations[0].answer if not differ else None
         text = " ".join(parts)
         if short:
