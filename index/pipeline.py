@@ -4,12 +4,14 @@ Ids are deterministic (`<article>#<content hash>:<chunk>`), so unchanged article
 Each sentence is embedded once; its vector is kept inside its chunk's record, and the chunk's own
 vector is their mean, so the only Chroma records are chunks.
 A changed article's new chunks are stored before its old ones are deleted, and an article's
-version counts as stored only when all its chunks are there, so an ingest killed at any point
-is finished by the next one.
+version counts as stored only when all its chunks are there, and every run's writes sit
+between the store's begin_change() and mark_changed() (qa.store), so an ingest killed at any
+point is detected and finished by the next one; tests/test_faults.py kills it at each step.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import time
@@ -34,7 +36,9 @@ from qa.embeddings import SentenceEmbedder
 from qa.evidence import chunk_record_id
 from qa.keyword import KeywordIndex, cache_dir_for
 from qa.memory import release_freed_memory
-from qa.store import Store, pack_vectors
+from qa.store import Store, commit_step, pack_vectors
+
+log = logging.getLogger(__name__)
 
 # Sorted by length, 32 short texts a batch pad least on a CPU (64+ wastes time on padding).
 EMBED_BATCH = 32
@@ -204,14 +208,21 @@ class Ingestor:
         self.store = store
         self.embedder = embedder
         self.progress = progress
+        self._began = False
 
     def run(self, paths: Sequence[str | os.PathLike], *, reset: bool = False,
             prune: bool = False) -> IngestReport:
+        """Bring the store up to date with the files under paths. Every write is bracketed by
+        the store's begin_change() and mark_changed() (see Store.revision); a run that finds
+        the bracket of a killed run still open closes it, so readers rebuild what they hold."""
         started = time.perf_counter()
         articles, skips, files = load_articles(paths)
         report = IngestReport(skipped=[{"path": s.path, "reason": s.reason} for s in skips])
+        self._began = False
+        interrupted = self.store.change_pending()
         if reset:
             self.store.reset()
+            self._begin()
         stored, stored_sentences = _stored_articles(self.store)
 
         to_write: list[Article] = []
@@ -220,6 +231,7 @@ class Ingestor:
             if have and have.complete(article.content_hash):
                 report.unchanged += 1
                 if len(have.ids_by_hash) > 1:  # an interrupted update left an old version
+                    self._begin()
                     _delete_versions(self.store, article.id, article.content_hash)
                 continue
             to_write.append(article)
@@ -228,6 +240,8 @@ class Ingestor:
             else:
                 report.added += 1
 
+        if to_write:
+            self._begin()
         self._write(to_write, had_versions=set(stored), stored=stored_sentences, report=report)
 
         if prune:
@@ -237,14 +251,28 @@ class Ingestor:
                 if article_id in seen:
                     continue
                 if all((p in read) or not Path(p).exists() for p in have.paths):
+                    self._begin()
                     _delete_versions(self.store, article_id, None)
                     report.removed += 1
+            commit_step("pruned")
 
         report.chunks_total = self.store.chunks.count()
-        if report.chunks_written or report.removed or reset:
+        commit_step("before-revision")
+        if self._began or interrupted or reset:
+            if interrupted and not self._began:
+                log.info("an earlier ingest was stopped before it finished; its writes are "
+                         "now marked done, so readers reload the index")
             self.store.mark_changed()
+        commit_step("after-revision")
         report.seconds = round(time.perf_counter() - started, 3)
         return report
+
+    def _begin(self) -> None:
+        """Open the write bracket (once a run), before the first write."""
+        if not self._began:
+            self.store.begin_change()
+            self._began = True
+            commit_step("began")
 
     def _write(self, articles: list[Article], had_versions: set[str], stored: StoredSentences,
                report: IngestReport) -> None:
@@ -338,9 +366,11 @@ class Ingestor:
         chunk_vecs, metas = records.with_vectors(sent_vecs)
         # No Chroma documents: its full-text index cost 60 % of a chunk's write.
         self.store.upsert(self.store.chunks, records.chunk_ids, chunk_vecs, None, metas)
+        commit_step("group-written")
         for article in articles:
             if article.id in had_versions:  # a new article has nothing to delete
                 _delete_versions(self.store, article.id, article.content_hash)
+        commit_step("group-old-versions-deleted")
         release_freed_memory()
         return len(records.chunk_ids)
 

@@ -23,7 +23,7 @@ from llama_index.core.vector_stores.utils import metadata_dict_to_node
 
 from qa.config import Settings
 from qa.memory import release_freed_memory
-from qa.store import Store
+from qa.store import PENDING, Store, commit_step
 
 log = logging.getLogger(__name__)
 STAMP = "newsqa_revision.json"
@@ -126,7 +126,9 @@ class KeywordIndex:
             except Exception as e:  # a damaged cache is rebuilt, never fatal
                 log.warning("keyword index cache at %s unreadable (%s); rebuilding", cache_dir, e)
         index = cls.build(store, revision, top_k)
-        if index is not None and cache_dir is not None:
+        # an index read while a write is under way is used, but never cached: the write may
+        # have been killed, and the cache would outlive it under the same revision
+        if index is not None and cache_dir is not None and not revision.startswith(PENDING):
             index.save(cache_dir)
         return index
 
@@ -137,10 +139,12 @@ class KeywordIndex:
         with contextlib.redirect_stderr(io.StringIO()):  # bm25s's progress bars
             self.retriever.persist(str(tmp))
         (tmp / STAMP).write_text(json.dumps({"revision": self.revision}))
+        commit_step("keyword-written")
         old = cache_dir.with_name(cache_dir.name + ".old")
         shutil.rmtree(old, ignore_errors=True)
         if cache_dir.exists():
             cache_dir.rename(old)
+        commit_step("keyword-moved-aside")
         tmp.rename(cache_dir)
         shutil.rmtree(old, ignore_errors=True)
 
