@@ -333,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     demo = build_app(engine)
     demo.queue(default_concurrency_limit=8)
-    log.info("newsqa: %d chunks indexed; serving on http://%s:%d", engine.store.chunks.count(),
+    log.info("newsqa: %d chunks indexed; serving on http://%s:%d", engine.store.count(),
              args.host, args.port)
     demo.launch(server_name=args.host, server_port=args.port, auth=auth, css=CSS,
                 footer_links=[], show_error=True, quiet=True)

@@ -19,7 +19,7 @@ from qa.errors import ArticlesNotFound
 SUFFIXES = (".txt", ".md", ".html", ".htm", ".json", ".jsonl")
 MAX_FILE_BYTES = 20 * 1024 * 1024
 # Bump when cleaning or chunking changes, so every article is re-indexed once.
-PIPELINE_VERSION = "3"
+PIPELINE_VERSION = "4"  # 4: the file's path is not part of an article's content hash
 
 
 @dataclass(frozen=True)
@@ -51,9 +51,11 @@ class Article:
 
     @cached_property
     def content_hash(self) -> str:
+        """What the article says: a moved or renamed file is the same article (ingest then
+        rewrites the stored path, and embeds nothing)."""
         h = hashlib.sha256()
         for part in (PIPELINE_VERSION, self.title, self.url or "", self.published or "",
-                     self.source or "", self.path, self.text):
+                     self.source or "", self.text):
             h.update(part.encode("utf-8"))
             h.update(b"\x00")
         return h.hexdigest()[:16]

@@ -36,7 +36,7 @@ from qa.embeddings import SentenceEmbedder
 from qa.evidence import chunk_record_id
 from qa.keyword import KeywordIndex, cache_dir_for
 from qa.memory import release_freed_memory
-from qa.store import Store, commit_step, pack_vectors
+from qa.store import Store, commit_step, move_aside, pack_vectors, probe_damage
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +184,7 @@ def _stored_articles(store: Store) -> tuple[dict[str, _Stored], StoredSentences]
     pass over the chunk metadata."""
     state: dict[str, _Stored] = defaultdict(_Stored)
     sentences = StoredSentences()
-    for cid, meta in store.all_metadatas(store.chunks):
+    for cid, meta in store.all_metadatas():
         a = state[meta["article_id"]]
         a.ids_by_hash[meta["content_hash"]].append(cid)
         a.expected[meta["content_hash"]] = int(meta.get("n_chunks", -1))
@@ -198,7 +198,7 @@ def _delete_versions(store: Store, article_id: str, keep_hash: str | None) -> No
     where: dict = {"article_id": article_id}
     if keep_hash is not None:
         where = {"$and": [{"article_id": article_id}, {"content_hash": {"$ne": keep_hash}}]}
-    store.chunks.delete(where=where)
+    store.delete(where)
 
 
 class Ingestor:
@@ -233,6 +233,9 @@ class Ingestor:
                 if len(have.ids_by_hash) > 1:  # an interrupted update left an old version
                     self._begin()
                     _delete_versions(self.store, article.id, article.content_hash)
+                if have.paths != {article.path}:  # the same text, in a moved or renamed file
+                    self._begin()
+                    self.store.set_path(have.ids_by_hash[article.content_hash], article.path)
                 continue
             to_write.append(article)
             if have and any(have.complete(h) for h in have.ids_by_hash):
@@ -256,7 +259,7 @@ class Ingestor:
                     report.removed += 1
             commit_step("pruned")
 
-        report.chunks_total = self.store.chunks.count()
+        report.chunks_total = self.store.count()
         commit_step("before-revision")
         if self._began or interrupted or reset:
             if interrupted and not self._began:
@@ -381,7 +384,12 @@ def ingest(paths: Sequence[str | os.PathLike] | None = None, *, settings: Settin
     """Index the articles under paths (default: QA_ARTICLES_DIR) into the configured store."""
     settings = settings or Settings.from_env()
     embedder = embedder or SentenceEmbedder.from_settings(settings)
-    # a reset drops whatever index is there, whichever model or layout wrote it
+    # a reset drops whatever index is there, whichever model or layout wrote it, damaged or not:
+    # damaged files are moved aside unopened (see probe_damage)
+    if store is None and reset and (damage := probe_damage(settings)):
+        moved = move_aside(settings.index_dir)
+        log.warning("the index files are damaged (%s); moved them to %s and building a new "
+                    "index", damage, moved)
     store = store or Store.open(settings, embedder.model_label, check=not reset)
     report = Ingestor(store, embedder, progress=progress).run(
         list(paths) if paths else [settings.articles_dir], reset=reset, prune=prune

@@ -36,7 +36,7 @@ def list_articles(store: Store) -> list[ArticleInfo]:
     """One entry per stored article, newest first, then by title."""
     seen: dict[str, dict] = {}
     counts: dict[str, int] = {}
-    for _, meta in store.all_metadatas(store.chunks):
+    for _, meta in store.all_metadatas():
         aid = meta["article_id"]
         if aid in seen and seen[aid].get("content_hash") != meta.get("content_hash"):
             continue  # another version mid-update
@@ -50,7 +50,7 @@ def list_articles(store: Store) -> list[ArticleInfo]:
 
 
 def article_text(store: Store, article_id: str) -> ArticleText | None:
-    got = store.chunks.get(where={"article_id": article_id}, include=["documents", "metadatas"])
+    got = store.get(where={"article_id": article_id}, documents=True)
     if not got["ids"]:
         return None
     rows = [(meta, chunk_node(cid, doc, meta).get_content())

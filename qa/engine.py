@@ -88,7 +88,7 @@ class Engine:
         self._lock = threading.RLock()
         self._checked_at = 0.0
         self._revision: str | None = None
-        if auto_index and self.store.chunks.count() == 0:
+        if auto_index and self.store.count() == 0:
             self.ingest()
         self._load()
 
@@ -202,7 +202,7 @@ class Engine:
         first = group[0]
         if not first.shash:
             return []
-        got = self.store.chunks.get(where={"story_id": story_of(first)}, include=["metadatas"])
+        got = self.store.get(where={"story_id": story_of(first)})
         return sorted({m["article_id"] for m in got["metadatas"]
                        if m["article_id"] != first.article_id
                        and first.shash in m.get("sent_hashes", "").split(",")})

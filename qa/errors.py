@@ -25,3 +25,7 @@ class IndexMismatch(NewsQAError):
 
 class StoreUnavailable(NewsQAError):
     """The Chroma store (embedded folder or server) cannot be opened or reached."""
+
+
+class IndexDamaged(NewsQAError):
+    """The stored index cannot be read as it should: a damaged or foreign file in its folder."""

@@ -62,7 +62,7 @@ def source_text(store, article_id: str, cache: dict[str, str]) -> str:
     """The article's text as its file holds it, to check quotes against."""
     if article_id in cache:
         return cache[article_id]
-    got = store.chunks.get(where={"article_id": article_id}, include=["metadatas"], limit=1)
+    got = store.get(where={"article_id": article_id}, limit=1)
     text = ""
     if got["ids"]:
         path = Path(got["metadatas"][0].get("path", ""))

@@ -77,7 +77,7 @@ def gather(store: Store, nodes: list[NodeWithScore]) -> list[Evidence]:
     wanted = list(dict.fromkeys(wanted))
     if not wanted:
         return []
-    got = store.chunks.get(ids=wanted, include=["documents", "metadatas"])
+    got = store.get(wanted, documents=True)
     by_key: dict[tuple[str, int], Evidence] = {}
     owned: list[Evidence] = []
     for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):

@@ -65,7 +65,7 @@ def chunk_nodes(store: Store, page: int = 2000) -> list[TextNode]:
     nodes: list[TextNode] = []
     offset = 0
     while True:
-        got = store.chunks.get(include=["documents", "metadatas"], limit=page, offset=offset)
+        got = store.get(documents=True, limit=page, offset=offset)
         release_freed_memory()
         if not got["ids"]:
             return nodes

@@ -73,12 +73,9 @@ class SentenceHitRetriever(BaseRetriever):
         if not query_bundle.embedding:
             return []
         query = np.asarray(query_bundle.embedding, dtype=np.float32)
-        hits = self._store.chunks.query(query_embeddings=[query_bundle.embedding],
-                                        n_results=self._top_k * CANDIDATES, where=self._where,
-                                        include=["documents", "metadatas"])
         nodes = []
-        for cid, doc, meta in zip(hits["ids"][0], hits["documents"][0], hits["metadatas"][0],
-                                  strict=True):
+        for cid, doc, meta in self._store.nearest(query_bundle.embedding,
+                                                  self._top_k * CANDIDATES, self._where):
             if not meta:  # deleted by another process since this one's vector index loaded
                 continue
             nodes.append(NodeWithScore(node=chunk_node(cid, doc, meta),

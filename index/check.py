@@ -1,0 +1,178 @@
+"""`python -m index --check`: verify the stored index against the articles, and say how to fix
+what is wrong.
+
+What it checks, in order, each finding with the command that fixes it:
+
+- the store opens and reads (else: damaged, `python -m index --reset`);
+- no ingest was left unfinished (a kill between the revision marks, see qa.store);
+- every chunk record decodes (its metadata keys and sentence vectors) and every article has
+  exactly one complete version;
+- the vector index finds a sample of chunks by their own vectors (a truncated or foreign
+  vector-index file answers with the wrong chunks, silently);
+- the stored articles are the files' current versions (none missing, outdated or gone);
+- the keyword cache matches the store's revision.
+
+`--repair` runs the fix: a reset for a damaged store or records, else an ingest with pruning.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from index.loaders import load_articles
+from qa.config import Settings
+from qa.errors import IndexDamaged, IndexMismatch
+from qa.keyword import STAMP, cache_dir_for
+from qa.sentence_model import model_label
+from qa.store import Store, sentence_vectors
+
+REQUIRED = ("article_id", "content_hash", "n_chunks", "chunk_index", "sent_start", "sent_end",
+            "sent_spans", "sent_vecs", "_node_content")
+PROBES = 64  # chunks looked up by their own vectors
+RESET, INGEST = "python -m index --reset", "python -m index --prune"
+
+
+@dataclass
+class Finding:
+    what: str
+    fix: str  # the command that repairs it
+
+
+@dataclass
+class CheckReport:
+    chunks: int = 0
+    articles: int = 0
+    probes_found: str = ""
+    problems: list[Finding] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def needs_reset(self) -> bool:
+        return any(p.fix == RESET for p in self.problems)
+
+    def lines(self) -> list[str]:
+        head = (f"{self.articles} articles, {self.chunks} chunks"
+                + (f"; vector lookups {self.probes_found}" if self.probes_found else ""))
+        if self.ok:
+            return [f"index ok: {head}"]
+        return [f"index has {len(self.problems)} problem(s): {head}"] + [
+            f"- {p.what}; fix: `{p.fix}`" for p in self.problems]
+
+    def to_dict(self) -> dict:
+        return asdict(self) | {"ok": self.ok}
+
+
+def check_index(settings: Settings, paths: list[str] | None = None,
+                label: str | None = None) -> CheckReport:
+    """label: the embedding model's (default: the one the settings select)."""
+    report = CheckReport()
+    label = label or model_label(settings.embed_model, settings.embed_backend)
+    try:
+        store = Store.open(settings, label, create=False, check=False)
+    except IndexDamaged as e:
+        report.problems.append(Finding(str(e).split("; check it")[0], RESET))
+        return report
+    except Exception as e:  # noqa: BLE001 - no collection yet: nothing is indexed
+        if type(e).__name__ != "NotFoundError":
+            raise
+        report.problems.append(Finding("nothing is indexed yet", "python -m index"))
+        return report
+    try:
+        store.check_model()
+    except IndexMismatch as e:
+        report.problems.append(Finding(str(e).split("; rebuild it")[0], RESET))
+    try:
+        _check_records(store, report)
+        _check_vectors(store, report)
+    except IndexDamaged as e:
+        report.problems.append(Finding(str(e).split("; check it")[0], RESET))
+        return report
+    if store.change_pending():
+        report.problems.append(Finding("an ingest was stopped before it finished", INGEST))
+    _check_articles(store, paths or [settings.articles_dir], report)
+    _check_keyword_cache(store, settings, report)
+    return report
+
+
+def _check_records(store: Store, report: CheckReport) -> None:
+    versions: dict[str, dict[str, list[int]]] = {}
+    bad = 0
+    for _cid, meta in store.all_metadatas():
+        report.chunks += 1
+        try:
+            if any(k not in meta for k in REQUIRED):
+                raise KeyError
+            vecs = sentence_vectors(meta)
+            if not np.isfinite(vecs).all():
+                raise ValueError
+        except (KeyError, ValueError, TypeError):
+            bad += 1
+            continue
+        v = versions.setdefault(meta["article_id"], {}).setdefault(meta["content_hash"], [0, 0])
+        v[0] += 1
+        v[1] = int(meta["n_chunks"])
+    report.articles = len(versions)
+    if bad:
+        report.problems.append(Finding(f"{bad} chunk record(s) cannot be decoded", RESET))
+    partial = [a for a, vs in versions.items()
+               if len(vs) != 1 or any(n != want for n, want in vs.values())]
+    if partial:
+        report.problems.append(Finding(
+            f"{len(partial)} article(s) with an incomplete or extra version "
+            f"(e.g. {partial[0]!r})", INGEST))
+
+
+def _check_vectors(store: Store, report: CheckReport) -> None:
+    """A sample of chunks spread over the collection, each looked up by its own vector."""
+    if report.chunks == 0:
+        return
+    offsets = sorted({int(x) for x in np.linspace(0, report.chunks - 1, min(PROBES,
+                                                                             report.chunks))})
+    found = 0
+    for at in offsets:
+        got = store.get(embeddings=True, limit=1, offset=at)
+        if not got["ids"]:
+            continue
+        hits = store.nearest(got["embeddings"][0], 5, documents=False)
+        found += got["ids"][0] in [cid for cid, _, _ in hits]
+    report.probes_found = f"{found}/{len(offsets)} found"
+    if found < len(offsets):
+        report.problems.append(Finding(
+            f"the vector index does not find {len(offsets) - found} of {len(offsets)} chunks by "
+            "their own vectors (a damaged vector-index file)", RESET))
+
+
+def _check_articles(store: Store, paths: list[str], report: CheckReport) -> None:
+    articles, _skips, _files = load_articles(paths)
+    stored: dict[str, set[str]] = {}
+    for _cid, meta in store.all_metadatas():
+        stored.setdefault(meta.get("article_id", ""), set()).add(meta.get("content_hash", ""))
+    missing = [a.id for a in articles if a.id not in stored]
+    outdated = [a.id for a in articles if a.id in stored and a.content_hash not in stored[a.id]]
+    on_disk = {a.id for a in articles}
+    gone = [aid for aid in stored if aid not in on_disk]
+    for ids, what in ((missing, "not indexed yet"), (outdated, "changed since indexed"),
+                      (gone, "indexed, but no longer among the articles")):
+        if ids:
+            report.problems.append(Finding(f"{len(ids)} article(s) {what} (e.g. {ids[0]!r})",
+                                           INGEST))
+
+
+def _check_keyword_cache(store: Store, settings: Settings, report: CheckReport) -> None:
+    stamp = Path(cache_dir_for(settings)) / STAMP
+    if not stamp.exists():
+        return  # built on first use
+    try:
+        cached = json.loads(stamp.read_text()).get("revision")
+    except (OSError, ValueError):
+        cached = None
+    if cached != store.revision():
+        report.problems.append(Finding("the keyword cache is older than the index (it is "
+                                       "rebuilt on the next question)", INGEST))
