@@ -10,9 +10,8 @@ import html
 import logging
 import os
 import re
-import shutil
 import sys
-import tempfile
+import time
 from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -21,11 +20,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import gradio as gr  # noqa: E402
 
+from index.library import Library  # noqa: E402
 from index.loaders import SUFFIXES  # noqa: E402
-from qa.catalog import article_text, list_articles  # noqa: E402
-from qa.config import load_env_file  # noqa: E402
+from qa.catalog import article_text  # noqa: E402
+from qa.config import Settings, load_env_file  # noqa: E402
 from qa.engine import Engine  # noqa: E402
-from qa.errors import InvalidSetting, NewsQAError  # noqa: E402
+from qa.errors import NewsQAError  # noqa: E402
 from qa.models import Answer  # noqa: E402
 
 log = logging.getLogger("newsqa.app")
@@ -36,7 +36,6 @@ EXAMPLES = [
     "Who is the alliance's deputy supreme allied commander?",
     "How much money is dedicated to the NATO Innovation Fund?",
 ]
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 CSS = """
 .source-card { border: 1px solid var(--border-color-primary); border-radius: 8px;
   padding: 10px 12px; margin-bottom: 10px; }
@@ -126,85 +125,16 @@ def _md_escape(text: str) -> str:
         .replace("\\[", "[").replace("\\]", "]")
 
 
-def articles_table(engine: Engine) -> list[list]:
-    return [[a.title, a.published or "", a.article_id, a.chunks]
-            for a in list_articles(engine.store)]
-
-
-# -- uploads ---------------------------------------------------------------------------------
-def safe_name(name: str) -> str:
-    """A plain file name for an upload, or a clear refusal (no folders, no hidden files)."""
-    if not name or "\x00" in name or name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name):
-        raise InvalidSetting(f"refused file name {name!r}: absolute paths are not allowed")
-    if ".." in Path(name.replace("\\", "/")).parts:
-        raise InvalidSetting(f"refused file name {name!r}: '..' is not allowed")
-    base = Path(name.replace("\\", "/")).name
-    if base.startswith("."):
-        raise InvalidSetting(f"refused file name {name!r}: hidden files are not allowed")
-    clean = re.sub(r"[^\w. -]+", "_", base).strip(" .")  # letters of any script are kept
-    if not clean or clean.startswith("."):
-        raise InvalidSetting(f"refused file name {name!r}")
-    if Path(clean).suffix.lower() not in SUFFIXES:
-        raise InvalidSetting(f"{name!r} is not a supported type; upload {', '.join(SUFFIXES)}")
-    return clean
-
-
-def _free_name(root: Path, name: str) -> str:
-    """`name`, or `stem-2.ext`, `stem-3.ext` … when an article of that stem (the article id,
-    in any format) is already in the folder: an upload never replaces an article."""
-    stems = {p.stem.casefold() for p in root.iterdir()}
-    stem, suffix = Path(name).stem, Path(name).suffix
-    candidate, k = name, 1
-    while Path(candidate).stem.casefold() in stems:
-        k += 1
-        candidate = f"{stem}-{k}{suffix}"
-    return candidate
-
-
-def save_uploads(paths: list[str], names: list[str], articles_dir: Path,
-                 renamed: list[str] | None = None) -> tuple[list[Path], list[str]]:
-    """Copy uploads into the articles folder; returns what was saved and what was refused. A
-    name taken by an article already there (in any format) is saved under a new one; nothing
-    is overwritten, and a failed copy leaves no partial file behind. `renamed` collects a note
-    for each upload saved under another name."""
-    saved, refused = [], []
-    articles_dir.mkdir(parents=True, exist_ok=True)
-    root = articles_dir.resolve()
-    for src, original in zip(paths, names, strict=True):
-        tmp_name = None
-        try:
-            name = safe_name(original)
-            size = os.path.getsize(src)
-            if size > MAX_UPLOAD_BYTES:
-                raise InvalidSetting(f"{original!r} is {size / 1e6:.1f} MB; the limit is "
-                                     f"{MAX_UPLOAD_BYTES / 1e6:.0f} MB")
-            with tempfile.NamedTemporaryFile(dir=root, delete=False, prefix=".upload-") as tmp:
-                tmp_name = tmp.name
-                with open(src, "rb") as f:
-                    shutil.copyfileobj(f, tmp)
-            for _ in range(100):
-                dest = (root / _free_name(root, name)).resolve()
-                if dest.parent != root:
-                    raise InvalidSetting(f"refused file name {original!r}")
-                try:
-                    os.link(tmp_name, dest)  # fails if the name was taken meanwhile
-                    break
-                except FileExistsError:
-                    continue
-            else:
-                raise InvalidSetting(f"no free name for {original!r}")
-            saved.append(dest)
-            if dest.name != name and renamed is not None:
-                renamed.append(f"{original} saved as {dest.name}: an article named {name} is "
-                               "already there and was kept")
-        except (InvalidSetting, OSError) as e:
-            reason = e if isinstance(e, InvalidSetting) else "could not be saved (disk full?)"
-            log.warning("upload %r not saved: %s", original, e)
-            refused.append(f"{original}: {reason}")
-        finally:
-            if tmp_name:
-                Path(tmp_name).unlink(missing_ok=True)
-    return saved, refused
+def articles_page(library: Library, query: str = "", page: int = 0) -> tuple[list[list], str]:
+    """One page of the Articles tab (searched and paged on the server) and its caption."""
+    rows, total = library.page(query, page)
+    size = library.settings.articles_page_size
+    pages = max(1, -(-total // size))
+    page = max(0, min(page, pages - 1))
+    caption = (f"{total} article{'s' if total != 1 else ''}"
+               + (f" matching “{_esc(query.strip())}”" if query.strip() else "")
+               + f" · page {page + 1} of {pages}")
+    return [[a.title, a.published or "", a.article_id, a.chunks] for a in rows], caption
 
 
 # -- the page --------------------------------------------------------------------------------
@@ -233,29 +163,31 @@ def build_app(engine: Engine) -> gr.Blocks:
         except NewsQAError as e:
             raise gr.Error(str(e)) from None
 
-    def upload(files, progress=gr.Progress()):  # noqa: B008 - how gradio injects progress
+    library = Library(engine)
+
+    def upload(files, query, progress=gr.Progress()):  # noqa: B008 - how gradio injects it
         if not files:
-            raise gr.Error("Choose one or more files to upload first.")
+            return "Choose one or more files to upload first.", *articles_page(library, query), None
         paths = [f if isinstance(f, str) else f.name for f in files]
-        names = [Path(p).name for p in paths]
-        progress(0.05, desc="Saving files")
-        renamed: list[str] = []
-        saved, refused = save_uploads(paths, names, Path(engine.settings.articles_dir), renamed)
-        lines = [f"- refused {_md_escape(r)}" for r in refused]
-        lines += [f"- {_md_escape(r)}" for r in renamed]
-        if saved:
-            progress(0.2, desc=f"Indexing {len(saved)} file(s)")
-            report = engine.ingest([str(p) for p in saved], progress=False)
-            progress(1.0, desc="Done")
-            lines.insert(0, f"**Indexed:** {report.summary()}")
-            # a file that could not be indexed is not kept: nothing unindexed piles up
-            kept = {str(p) for p in saved}
-            for s in report.skipped:
-                if s["path"] in kept:
-                    Path(s["path"]).unlink(missing_ok=True)
-                lines.append(f"- refused `{_md_escape(Path(s['path']).name)}` (not kept): "
-                             f"{_md_escape(s['reason'])}")
-        return "\n".join(lines), articles_table(engine), None
+        progress(0.1, desc=f"Reading and indexing {len(paths)} file(s)")
+        report = library.add([(p, Path(p).name) for p in paths])
+        lines = [f"- {_md_escape(line)}" for line in report.lines()]
+        return "\n".join(lines), *articles_page(library, query), None
+
+    def show_page(query: str, page: float):
+        rows, caption = articles_page(library, query, int(page or 1) - 1)
+        return rows, caption
+
+    def delete(article_id: str, query: str):
+        article_id = (article_id or "").strip()
+        if not article_id:
+            return "Type the id of the article to delete (the table's id column).", \
+                *articles_page(library, query)
+        try:
+            note = library.delete(article_id)
+        except NewsQAError as e:
+            note = f"Not deleted: {e}"
+        return _md_escape(note), *articles_page(library, query)
 
     with gr.Blocks(title="newsqa", analytics_enabled=False) as demo:
         gr.Markdown("# newsqa\nAnswers from the news articles only. Every claim carries a "
@@ -283,60 +215,131 @@ def build_app(engine: Engine) -> gr.Blocks:
                     sources = gr.HTML("<p>Sources of the latest answer show here.</p>",
                                       elem_id="sources")
         with gr.Tab("Articles"):
+            with gr.Row():
+                query = gr.Textbox(label="Search titles and ids", elem_id="article-search",
+                                   scale=3, max_length=200)
+                page = gr.Number(label="Page", value=1, minimum=1, precision=0, scale=1,
+                                 elem_id="article-page")
+            caption = gr.Markdown(elem_id="articles-caption")
             table = gr.Dataframe(headers=["title", "date", "id", "chunks"],
-                                 value=lambda: articles_table(engine), interactive=False,
-                                 elem_id="articles", wrap=True)
-            files = gr.File(label=f"Add articles ({' '.join(SUFFIXES)})", file_count="multiple",
-                            file_types=list(SUFFIXES), elem_id="upload")
+                                 interactive=False, elem_id="articles", wrap=True)
+            files = gr.File(label=(f"Add articles ({' '.join(SUFFIXES)}; up to "
+                                   f"{engine.settings.max_upload_mb} MB each)"),
+                            file_count="multiple", file_types=list(SUFFIXES), elem_id="upload")
             add = gr.Button("Add to the index", elem_id="add")
             status = gr.Markdown(elem_id="upload-status")
+            with gr.Row():
+                doomed = gr.Textbox(label="Delete the article with id", elem_id="delete-id",
+                                    scale=3, max_length=300)
+                remove = gr.Button("Delete article", variant="stop", elem_id="delete",
+                                   scale=1)
 
         inputs = [box, chatbot, since, until]
         box.submit(respond, inputs, [box, chatbot, sources], api_visibility="private")
         send.click(respond, inputs, [box, chatbot, sources], api_visibility="private")
         clear.click(lambda: ([], "<p>Sources of the latest answer show here.</p>"), None,
                     [chatbot, sources], api_visibility="private")
-        add.click(upload, files, [status, table, files], api_visibility="private")
+        add.click(upload, [files, query], [status, table, caption, files],
+                  api_visibility="private")
+        for event in (query.submit, page.submit, page.change):
+            event(show_page, [query, page], [table, caption], api_visibility="private")
+        remove.click(delete, [doomed, query], [status, table, caption],
+                     api_visibility="private")
+        demo.load(show_page, [query, page], [table, caption], api_visibility="private")
         gr.api(ask_api, api_name="ask")
     return demo
 
 
 def parse_auth(value: str | None) -> list[tuple[str, str]] | None:
-    if not value:
-        return None
-    user, sep, password = value.partition(":")
-    if not sep or not user or not password:
-        raise InvalidSetting("--auth / QA_AUTH must look like user:password")
-    return [(user, password)]
+    """`user:password` as gradio's auth list (None: no login)."""
+    return Settings(auth=value).credentials() if value else None
+
+
+class LoginBackoff:
+    """Failed logins slow down per client: after the n-th failure in a row, that client's next
+    try is refused (429, with the wait) for delay × 2^(n-1) seconds, up to a minute; a success
+    clears it. Gradio's login checks the password; this middleware only counts its answers.
+    Written here: gradio has no limit on logins, and a rate-limit library would count every
+    request, not failed logins."""
+
+    CAP = 60.0
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.failures: dict[str, tuple[int, float]] = {}  # client -> (failures, retry at)
+
+    async def __call__(self, request, call_next):  # noqa: ANN001 - a starlette middleware
+        from starlette.responses import JSONResponse
+
+        if request.method != "POST" or request.url.path.rstrip("/") != "/login" \
+                or not self.delay:
+            return await call_next(request)
+        client = request.client.host if request.client else "?"
+        now = time.monotonic()
+        fails, retry_at = self.failures.get(client, (0, 0.0))
+        if now < retry_at:
+            wait = retry_at - now
+            return JSONResponse({"detail": f"Too many failed logins: try again in "
+                                           f"{wait:.0f} s."}, status_code=429,
+                                headers={"Retry-After": str(int(wait) + 1)})
+        response = await call_next(request)
+        if response.status_code == 200:
+            self.failures.pop(client, None)
+        elif response.status_code in (400, 401):
+            fails += 1
+            wait = min(self.CAP, self.delay * 2 ** (fails - 1))
+            self.failures[client] = (fails, time.monotonic() + wait)
+            if len(self.failures) > 10_000:  # bounded memory: forget the oldest
+                self.failures.pop(next(iter(self.failures)))
+            log.warning("failed login from %s (%d in a row); next try in %.0f s", client,
+                        fails, wait)
+        return response
+
+
+def server_app(demo: gr.Blocks, settings: Settings, auth):  # noqa: ANN001, ANN201
+    """The page as an ASGI app: gradio mounted under a FastAPI app that adds login back-off,
+    with gradio's own upload limit at QA_MAX_UPLOAD_MB."""
+    from fastapi import FastAPI
+
+    outer = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    outer.middleware("http")(LoginBackoff(settings.login_delay))
+    return gr.mount_gradio_app(outer, demo, path="/", auth=auth, css=CSS, footer_links=[],
+                               show_error=True, max_file_size=f"{settings.max_upload_mb}mb",
+                               server_name=settings.host, server_port=settings.port)
 
 
 def main(argv: list[str] | None = None) -> int:
-    load_env_file()  # QA_HOST, QA_PORT and QA_AUTH in the working folder's .env count too
+    load_env_file()  # QA_ settings in the working folder's .env count too
     parser = argparse.ArgumentParser(prog="python app.py", description="Serve the newsqa chat.")
-    parser.add_argument("--host", default=os.environ.get("QA_HOST", "127.0.0.1"),
-                        help="interface to listen on (default 127.0.0.1, this machine only)")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("QA_PORT", "7860")))
-    parser.add_argument("--auth", default=os.environ.get("QA_AUTH"),
-                        help="user:password required to open the page (or QA_AUTH)")
+    parser.add_argument("--host", help="interface to listen on (default QA_HOST or 127.0.0.1, "
+                                       "this machine only)")
+    parser.add_argument("--port", type=int, help="default QA_PORT or 7860")
+    parser.add_argument("--auth", help="user:password required to open the page; on a shared "
+                                       "machine prefer QA_AUTH_FILE (this shows in ps)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     for noisy in ("httpx", "sentence_transformers", "chromadb"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
-        auth = parse_auth(args.auth)
-        if args.host not in ("127.0.0.1", "localhost", "::1") and not auth:
-            log.warning("listening on %s without --auth: anyone who can reach it can use it",
-                        args.host)
-        engine = Engine()
+        given = {k: v for k, v in (("host", args.host), ("port", args.port),
+                                   ("auth", args.auth)) if v is not None}
+        settings = Settings.from_env(**given)
+        auth = settings.credentials()
+        if settings.host not in ("127.0.0.1", "localhost", "::1") and not auth:
+            log.warning("listening on %s without a login (QA_AUTH_FILE or QA_AUTH): anyone "
+                        "who can reach it can use it", settings.host)
+        engine = Engine(settings)
     except NewsQAError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     demo = build_app(engine)
     demo.queue(default_concurrency_limit=8)
     log.info("newsqa: %d chunks indexed; serving on http://%s:%d", engine.store.count(),
-             args.host, args.port)
-    demo.launch(server_name=args.host, server_port=args.port, auth=auth, css=CSS,
-                footer_links=[], show_error=True, quiet=True)
+             settings.host, settings.port)
+    import uvicorn
+
+    uvicorn.run(server_app(demo, settings, auth), host=settings.host, port=settings.port,
+                log_level="warning")
     return 0
 
 

@@ -226,8 +226,15 @@ class Ingestor:
         stored, stored_sentences = _stored_articles(self.store)
 
         to_write: list[Article] = []
+        read = {str(f) for f in files}
         for article in articles:
             have = stored.get(article.id)
+            owner = next((p for p in sorted(have.paths) if p != article.path and p not in read
+                          and Path(p).exists()), None) if have else None
+            if owner is not None:  # the id is another file's article: that one stays
+                report.skipped.append({"path": article.path, "reason": (
+                    f"article id {article.id!r} belongs to {owner}; give it an id of its own")})
+                continue
             if have and have.complete(article.content_hash):
                 report.unchanged += 1
                 if len(have.ids_by_hash) > 1:  # an interrupted update left an old version
@@ -249,7 +256,6 @@ class Ingestor:
 
         if prune:
             seen = {a.id for a in articles}
-            read = {str(f) for f in files}
             for article_id, have in stored.items():
                 if article_id in seen:
                     continue
@@ -269,6 +275,14 @@ class Ingestor:
         commit_step("after-revision")
         report.seconds = round(time.perf_counter() - started, 3)
         return report
+
+    def remove(self, article_ids: Sequence[str]) -> None:
+        """Delete these articles' chunks (every version)."""
+        self._began = False
+        self._begin()
+        for article_id in article_ids:
+            _delete_versions(self.store, article_id, None)
+        self.store.mark_changed()
 
     def _begin(self) -> None:
         """Open the write bracket (once a run), before the first write."""

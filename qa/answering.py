@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -260,3 +260,35 @@ def quote_for(group: list[Evidence]) -> str:
             and _LEANS_BACK.match(first.text)):
         sentences.insert(0, first.prev.text)
     return " ".join(sentences)
+
+
+def clip_quotes(answer: Answer, limit: int) -> Answer:
+    """Quotes longer than limit characters (QA_MAX_QUOTE_CHARS: a run-on "sentence" of a
+    badly formatted article) cut to a window around the short answer, or to their start, at
+    word boundaries and marked with "…", in the citations and in the reply alike."""
+    if all(len(c.quote) <= limit for c in answer.citations):
+        return answer
+    text, citations = answer.text, []
+    for c in answer.citations:
+        if len(c.quote) <= limit:
+            citations.append(c)
+            continue
+        q = c.quote
+        if c.answer_start is not None and c.answer_end is not None:
+            a = max(0, c.answer_start - (limit - (c.answer_end - c.answer_start)) // 2)
+        else:
+            a = 0
+        b = min(len(q), a + limit)
+        a = max(0, b - limit)
+        if a > 0 and (sp := q.find(" ", a, a + 40)) >= 0:
+            a = sp + 1
+        if b < len(q) and (sp := q.rfind(" ", b - 40, b)) > a:
+            b = sp
+        start = end = None
+        if c.answer_start is not None and a <= c.answer_start and c.answer_end <= b:
+            lead = 1 if a > 0 else 0
+            start, end = c.answer_start - a + lead, c.answer_end - a + lead
+        clipped = ("…" if a > 0 else "") + q[a:b] + ("…" if b < len(q) else "")
+        text = text.replace(q, clipped, 1)
+        citations.append(replace(c, quote=clipped, answer_start=start, answer_end=end))
+    return replace(answer, text=text, citations=citations)

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from index.dates import day_number
-from qa.answering import Answerer, Weights
-from qa.config import MAX_QUESTION_CHARS, Settings
+from qa.answering import Answerer, Weights, clip_quotes
+from qa.config import Settings
 from qa.conversation import contextualize, validate_history
 from qa.embeddings import SentenceEmbedder
 from qa.errors import ArticlesNotFound, InvalidQuestion
@@ -31,14 +31,14 @@ log = logging.getLogger(__name__)
 EMPTY_INDEX_TEXT = "There are no articles in the index yet, so there is nothing to answer from."
 
 
-def clean_question(question: Any) -> str:
-    """The question as asked, minus control characters; rejected when empty or too long."""
+def clean_question(question: Any, limit: int = 2000) -> str:
+    """The question as asked, minus control characters; rejected when empty or longer than
+    limit (QA_MAX_QUESTION_CHARS)."""
     if not isinstance(question, str):
         raise InvalidQuestion(f"the question must be text, got {type(question).__name__}")
-    if len(question) > MAX_QUESTION_CHARS:  # before any work per character
+    if len(question) > limit:  # before any work per character
         raise InvalidQuestion(
-            f"the question is {len(question)} characters long; the limit is {MAX_QUESTION_CHARS}"
-        )
+            f"the question is {len(question)} characters long; the limit is {limit}")
     # control and format characters, and lone surrogates (which no tokenizer can encode)
     text = "".join(
         " " if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp") else ch
@@ -151,8 +151,9 @@ class Engine:
         False)."""
         if use_reader is None:
             use_reader = self.settings.answering == "reader"
-        text = clean_question(question)
-        messages = validate_history(history)
+        text = clean_question(question, self.settings.max_question_chars)
+        messages = validate_history(history, self.settings.max_history_messages,
+                                    self.settings.max_message_chars)
         since_day, until_day = parse_range(since, until)
         self.refresh()
         with self._lock:
@@ -195,7 +196,7 @@ class Engine:
             note = (f"({n} undated article{'s were' if n > 1 else ' was'} left out by the "
                     "date filter.)")
             answer = replace(answer, text=f"{answer.text} {note}")
-        return answer, retrieved
+        return clip_quotes(answer, self.settings.max_quote_chars), retrieved
 
     def _copies(self, group: list[Evidence]) -> list[str]:
         """Other articles of the same story that carry the cited sentence."""

@@ -1,11 +1,45 @@
-"""Uploads land only inside the articles folder, under sanitised names, within the size limit."""
+"""Uploads through the article library (index.library): only inside the articles folder,
+never replacing an article, refused with a reason (and not kept) when they cannot be indexed.
+Fast tier: the fake embedder, a real Chroma store in a temporary folder."""
 
 from __future__ import annotations
 
+import errno
+import json
+import shutil
+
 import pytest
 
-import app
+from index.library import Library, safe_name
 from qa.errors import InvalidSetting
+from tests.conftest import ARTICLES, WIESBADEN_ID
+
+QUESTION = "Where will the Ukraine support command be based?"
+
+
+@pytest.fixture
+def library(tmp_path):
+    from qa.config import Settings
+    from qa.engine import Engine
+    from tests.fakes import FakeEmbedder
+
+    articles = tmp_path / "articles"
+    shutil.copytree(ARTICLES, articles)
+    settings = Settings(articles_dir=str(articles), index_dir=str(tmp_path / "index"),
+                        max_upload_mb=8, max_upload_records=50, articles_page_size=20)
+    engine = Engine(settings, embedder=FakeEmbedder(), auto_index=True)
+    return Library(engine)
+
+
+def upload(tmp_path, library, name: str, data: bytes | str):
+    src = tmp_path / "incoming" / "upload"
+    src.parent.mkdir(exist_ok=True)
+    src.write_bytes(data.encode() if isinstance(data, str) else data)
+    return library.add([(str(src), name)])
+
+
+def files(library) -> list[str]:
+    return sorted(p.name for p in library.root.iterdir() if not p.name.startswith("."))
 
 
 @pytest.mark.parametrize("name", [
@@ -14,7 +48,7 @@ from qa.errors import InvalidSetting
 ])
 def test_dangerous_names_are_refused(name):
     with pytest.raises(InvalidSetting):
-        app.safe_name(name)
+        safe_name(name)
 
 
 @pytest.mark.parametrize(("name", "saved"), [
@@ -22,73 +56,107 @@ def test_dangerous_names_are_refused(name):
     ("My Story (1).md", "My Story _1_.md"),
     ("folder/inner.json", "inner.json"),
     ("weird<>|name.jsonl", "weird_name.jsonl"),
+    ("новости.txt", "новости.txt"),
+    ("新闻.txt", "新闻.txt"),
 ])
 def test_plain_names_are_kept_or_sanitised(name, saved):
-    assert app.safe_name(name) == saved
+    assert safe_name(name) == saved
 
 
-def test_uploads_are_saved_inside_the_folder_and_big_ones_refused(tmp_path, monkeypatch):
-    articles = tmp_path / "articles"
-    src = tmp_path / "src"
-    src.mkdir()
-    ok, big, bad = src / "ok.txt", src / "big.txt", src / "bad.txt"
-    ok.write_text("A fine article.")
-    big.write_bytes(b"x" * 2048)
-    bad.write_text("nope")
-    monkeypatch.setattr(app, "MAX_UPLOAD_BYTES", 1024)
-    saved, refused = app.save_uploads([str(ok), str(big), str(bad)],
-                                      ["ok.txt", "big.txt", "../bad.txt"], articles)
-    assert saved == [(articles / "ok.txt").resolve()]
-    assert any("big.txt" in r and "limit" in r for r in refused)
-    assert any("bad.txt" in r and ".." in r for r in refused)
-    assert sorted(p.name for p in tmp_path.rglob("*.txt")) == ["bad.txt", "big.txt", "ok.txt",
-                                                               "ok.txt"]
+def test_same_name_in_any_format_is_saved_apart_and_the_original_kept(tmp_path, library):
+    before = files(library)
+    original = (library.root / f"{WIESBADEN_ID}.txt").read_text(encoding="utf-8")
+    same = upload(tmp_path, library, f"{WIESBADEN_ID}.txt",
+                  "Rival claim\n\nThe Ukraine support command will be based in Narnia.")
+    other = upload(tmp_path, library, f"{WIESBADEN_ID}.md",
+                   "# Another\n\nThe Ukraine support command moves to Atlantis.")
+    assert same.saved == [f"{WIESBADEN_ID}-2.txt"] and other.saved == [f"{WIESBADEN_ID}-3.md"]
+    assert any("was kept" in note for note in same.notes)
+    assert (library.root / f"{WIESBADEN_ID}.txt").read_text(encoding="utf-8") == original
+    assert files(library) == sorted(before + same.saved + other.saved)
+    assert WIESBADEN_ID in {a.article_id for a in library.page()[0]}
 
 
-def test_auth_keeps_out_clients_without_the_password(seed_engine):
-    from gradio_client import Client
-
-    demo = app.build_app(seed_engine)
-    demo.queue()
-    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=None, quiet=True,
-                            prevent_thread_lock=True, auth=app.parse_auth("ana:s3cret"))
-    try:
-        with pytest.raises(Exception):  # noqa: B017 - refused at login, whatever the type
-            Client(url, verbose=False).predict("Where is the command?", api_name="/ask")
-        with pytest.raises(Exception):  # noqa: B017
-            Client(url, auth=("ana", "wrong"), verbose=False)
-        result = Client(url, auth=("ana", "s3cret"), verbose=False).predict(
-            "Where will the Ukraine support command be based?", api_name="/ask")
-        assert "Wiesbaden" in result["text"]
-    finally:
-        demo.close()
+def test_a_jsonl_record_cannot_take_an_id_another_file_owns(tmp_path, library):
+    before = files(library)
+    record = {"id": WIESBADEN_ID, "title": "Takeover", "text": "The command is in Narnia."}
+    report = upload(tmp_path, library, "takeover.jsonl", json.dumps(record) + "\n")
+    assert report.saved == []
+    assert "belongs to" in report.refused[0] and WIESBADEN_ID in report.refused[0]
+    assert files(library) == before
+    assert library.get(WIESBADEN_ID).info.title != "Takeover"
+    # nor through the CLI's ingest of that one file
+    (library.root / "takeover.jsonl").write_text(json.dumps(record) + "\n")
+    ingest = library.engine.ingest([str(library.root / "takeover.jsonl")], progress=False)
+    assert "belongs to" in ingest.skipped[0]["reason"] and ingest.chunks_written == 0
 
 
-@pytest.mark.parametrize("value", ["nocolon", ":pw", "user:"])
-def test_malformed_auth_is_a_clear_error(value):
-    with pytest.raises(InvalidSetting, match="user:password"):
-        app.parse_auth(value)
+@pytest.mark.parametrize(("name", "data", "reason"), [
+    ("empty.txt", "", "empty file"),
+    ("binary.txt", b"\x00\x01\x02" * 100, "binary"),
+    ("latin1.txt", "caf\xe9".encode("latin-1"), "UTF-8"),
+    ("huge.txt", b"a" * (8 * 1024 * 1024 + 1), "QA_MAX_UPLOAD_MB"),
+    ("many.jsonl", "".join(json.dumps({"id": f"r{i}", "text": f"Record {i} says hello."}) + "\n"
+                           for i in range(100_000)), "QA_MAX_UPLOAD_RECORDS"),
+])
+def test_an_upload_that_cannot_be_indexed_is_refused_and_not_kept(tmp_path, library, name,
+                                                                  data, reason):
+    before = files(library)
+    report = upload(tmp_path, library, name, data)
+    assert report.saved == [] and reason in report.refused[0]
+    assert files(library) == before
+    assert not list(library.root.glob(".upload-*"))
 
 
-def test_an_upload_never_replaces_an_article_in_any_format(tmp_path):
-    articles = tmp_path / "articles"
-    articles.mkdir()
-    (articles / "002_story.txt").write_text("The original text.")
-    src = tmp_path / "src"
-    src.mkdir()
-    same, other_format = src / "a.txt", src / "b.md"
-    same.write_text("An upload with the same name.")
-    other_format.write_text("# Same stem, another format")
-    renamed: list[str] = []
-    saved, refused = app.save_uploads([str(same), str(other_format)],
-                                      ["002_story.txt", "002_story.md"], articles, renamed)
-    assert refused == []
-    assert [p.name for p in saved] == ["002_story-2.txt", "002_story-3.md"]
-    assert (articles / "002_story.txt").read_text() == "The original text."
-    assert any("saved as 002_story-2.txt" in r for r in renamed)
-    assert not list(articles.glob(".upload-*"))  # no partial copies left
+def test_a_failed_copy_on_a_full_disk_leaves_nothing(tmp_path, library, monkeypatch):
+    import index.library
+
+    def full_disk(src, dst):
+        with open(dst, "wb") as f:
+            f.write(b"partial")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(index.library.shutil, "copyfile", full_disk)
+    report = upload(tmp_path, library, "story.txt", "A story.\n\nIt has a sentence.")
+    assert report.saved == [] and "disk full" in report.refused[0]
+    assert not list(library.root.glob(".upload-*")) and "story.txt" not in files(library)
 
 
-def test_non_ascii_names_are_kept_apart():
-    assert app.safe_name("новости.txt") == "новости.txt"
-    assert app.safe_name("新闻.txt") == "新闻.txt"
+def test_unicode_names_are_both_kept_and_indexed(tmp_path, library):
+    a = upload(tmp_path, library, "новости.txt", "Новости\n\nThe zorblax prize went to Mira.")
+    b = upload(tmp_path, library, "新闻.txt", "新闻\n\nThe quorvid prize went to Anton.")
+    assert a.saved == ["новости.txt"] and b.saved == ["新闻.txt"]
+    ids = {x.article_id for x in library.page()[0]}
+    assert {"новости", "新闻"} <= ids
+
+
+def test_replace_keeps_the_previous_version_and_delete_removes_the_article(tmp_path, library):
+    src = tmp_path / "new.txt"
+    src.write_text("Command moved\n\nThe Ukraine support command will be based in Quimper.")
+    report = library.replace(WIESBADEN_ID, str(src), "new.txt")
+    assert "previous version is kept" in report.notes[0]
+    assert "Quimper" in library.engine.ask(QUESTION).text
+    kept = list((library.root / ".versions").iterdir())
+    assert len(kept) == 1 and "Wiesbaden" in kept[0].read_text(encoding="utf-8")
+
+    note = library.delete(WIESBADEN_ID)
+    assert "deleted" in note and WIESBADEN_ID not in {a.article_id for a in library.page()[0]}
+    assert f"{WIESBADEN_ID}.txt" not in files(library)
+    assert len(list((library.root / ".versions").iterdir())) == 2
+    assert "Quimper" not in library.engine.ask(QUESTION).text
+    with pytest.raises(InvalidSetting, match="no article"):
+        library.delete(WIESBADEN_ID)
+
+
+def test_the_articles_list_is_searched_and_paged_on_the_server(tmp_path, library):
+    rows = "".join(json.dumps({"id": f"bulk-{i:03d}", "title": f"Bulk story {i}",
+                               "text": f"Bulk story {i} has its own sentence."}) + "\n"
+                   for i in range(45))
+    assert upload(tmp_path, library, "bulk.jsonl", rows).saved == ["bulk.jsonl"]
+    size = library.settings.articles_page_size
+    first, total = library.page()
+    assert total == 50 and len(first) == size
+    found, n = library.page("BULK STORY 4")
+    assert n == 6 and all("Bulk story 4" in a.title for a in found)
+    last, _ = library.page(page=99)  # past the end: the last page
+    assert len(last) == total - size * ((total - 1) // size) == 10
