@@ -127,6 +127,7 @@ def _md_escape(text: str) -> str:
 
 def articles_page(library: Library, query: str = "", page: int = 0) -> tuple[list[list], str]:
     """One page of the Articles tab (searched and paged on the server) and its caption."""
+    query = query or ""
     rows, total = library.page(query, page)
     size = library.settings.articles_page_size
     pages = max(1, -(-total // size))
@@ -137,16 +138,43 @@ def articles_page(library: Library, query: str = "", page: int = 0) -> tuple[lis
     return [[a.title, a.published or "", a.article_id, a.chunks] for a in rows], caption
 
 
+def _text(value) -> str:  # noqa: ANN001 - whatever a client sent
+    return value.strip() if isinstance(value, str) else ""
+
+
+def guarded(handler):  # noqa: ANN001, ANN201
+    """A page or API handler whose unexpected failures reach the user as one plain sentence
+    (the log keeps the traceback), never as Python's text."""
+    import functools
+
+    @functools.wraps(handler)
+    def run(*args, **kwargs):
+        try:
+            return handler(*args, **kwargs)
+        except gr.Error:
+            raise
+        except NewsQAError as e:
+            raise gr.Error(str(e)) from None
+        except Exception:
+            log.exception("%s failed", handler.__name__)
+            raise gr.Error("Something went wrong on the server; the answer could not be "
+                           "made. The server's log has the details.") from None
+    return run
+
+
 # -- the page --------------------------------------------------------------------------------
 def build_app(engine: Engine) -> gr.Blocks:
+    @guarded
     def respond(message: str, history: list[dict], since: str = "", until: str = ""):
-        message = (message or "").strip()
+        message = message.strip() if isinstance(message, str) else ""
         if not message:
             raise gr.Error("Type a question about the articles first.")
-        prior = [{"role": m.get("role"), "content": m.get("content")} for m in history or []]
+        history = history if isinstance(history, list) else []
+        prior = [{"role": m.get("role"), "content": m.get("content")} for m in history
+                 if isinstance(m, dict)]
         try:
-            answer = engine.ask(message, history=prior, since=since.strip() or None,
-                                until=until.strip() or None)
+            answer = engine.ask(message, history=prior, since=_text(since) or None,
+                                until=_text(until) or None)
         except NewsQAError as e:
             raise gr.Error(str(e)) from None
         history = list(history or []) + [
@@ -155,6 +183,7 @@ def build_app(engine: Engine) -> gr.Blocks:
         ]
         return "", history, source_cards(engine, answer)
 
+    @guarded
     def ask_api(question: str, since: str | None = None, until: str | None = None) -> dict:
         """Answer a question from the articles: {text, citations, abstained}. since/until are
         optional ISO dates (inclusive) limiting the articles used."""
@@ -165,6 +194,7 @@ def build_app(engine: Engine) -> gr.Blocks:
 
     library = Library(engine)
 
+    @guarded
     def upload(files, query, progress=gr.Progress()):  # noqa: B008 - how gradio injects it
         if not files:
             return "Choose one or more files to upload first.", *articles_page(library, query), None
@@ -174,12 +204,15 @@ def build_app(engine: Engine) -> gr.Blocks:
         lines = [f"- {_md_escape(line)}" for line in report.lines()]
         return "\n".join(lines), *articles_page(library, query), None
 
+    @guarded
     def show_page(query: str, page: float):
-        rows, caption = articles_page(library, query, int(page or 1) - 1)
+        page = int(page) if isinstance(page, int | float) and page == page else 1
+        rows, caption = articles_page(library, _text(query), page - 1)
         return rows, caption
 
+    @guarded
     def delete(article_id: str, query: str):
-        article_id = (article_id or "").strip()
+        article_id = _text(article_id)
         if not article_id:
             return "Type the id of the article to delete (the table's id column).", \
                 *articles_page(library, query)
@@ -304,7 +337,7 @@ def server_app(demo: gr.Blocks, settings: Settings, auth):  # noqa: ANN001, ANN2
     outer = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
     outer.middleware("http")(LoginBackoff(settings.login_delay))
     return gr.mount_gradio_app(outer, demo, path="/", auth=auth, css=CSS, footer_links=[],
-                               show_error=True, max_file_size=f"{settings.max_upload_mb}mb",
+                               show_error=False, max_file_size=f"{settings.max_upload_mb}mb",
                                server_name=settings.host, server_port=settings.port)
 
 

@@ -85,7 +85,7 @@ class Library:
     def page(self, query: str = "", page: int = 0) -> tuple[list[ArticleInfo], int]:
         """One page of the articles whose title or id holds `query` (any case), newest first,
         and how many match in all."""
-        q = query.strip().casefold()
+        q = (query or "").strip().casefold()
         rows = [a for a in list_articles(self.engine.store)
                 if not q or q in a.title.casefold() or q in a.article_id.casefold()]
         size = self.settings.articles_page_size

@@ -35,7 +35,8 @@ def clean_question(question: Any, limit: int = 2000) -> str:
     """The question as asked, minus control characters; rejected when empty or longer than
     limit (QA_MAX_QUESTION_CHARS)."""
     if not isinstance(question, str):
-        raise InvalidQuestion(f"the question must be text, got {type(question).__name__}")
+        raise InvalidQuestion("the question must be text"
+                              + (": none was given" if question is None else ""))
     if len(question) > limit:  # before any work per character
         raise InvalidQuestion(
             f"the question is {len(question)} characters long; the limit is {limit}")
