@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 export GRADIO_ANALYTICS_ENABLED := False
 
-.PHONY: setup run index test lint eval bench clean
+.PHONY: setup run index test test-fast lint eval bench clean
 
 setup: $(STAMP)
 
@@ -30,6 +30,9 @@ lint: setup
 
 test: lint
 	$(PY) -m pytest
+
+test-fast: lint
+	$(PY) -m pytest -m "not e2e"
 
 eval: setup
 	$(PY) -m qa.eval eval_questions/seed.jsonl eval_questions/conversations.jsonl --compare \

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
@@ -78,12 +79,19 @@ def build_article(article_id: str, clean: CleanText, path: str, *, title: str | 
         title=title,
         paragraphs=tuple(paragraphs),
         path=path,
-        url=(str(url).strip() or None) if url else None,
+        url=_web_url(url),
         published=normalise_date(published) or date_from_text(
             [clean.dateline or ""] + [p.text for p in body[:2]]),
         source=(str(source).strip() or None) if source else None,
         title_derived=derived,
     )
+
+
+def _web_url(url: Any) -> str | None:
+    """An article's url only when it is http(s): a `javascript:` or `file:` one is dropped, so
+    no interface ever hands one on."""
+    text = str(url).strip() if url else ""
+    return text if re.match(r"https?://[^\s]+$", text, re.IGNORECASE) else None
 
 
 def _read_text(path: Path) -> str | Skip:

@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 import unicodedata
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -70,11 +70,22 @@ def parse_range(since: str | None, until: str | None) -> tuple[int | None, int |
     return days[0], days[1]
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """The index as answers read it, built whole and swapped in at once (Engine.refresh)."""
+
+    revision: str
+    keyword: KeywordIndex | None
+    retriever: HybridRetriever
+    answerer: Answerer
+    composer: ReaderComposer
+
+
 class Engine:
     """Answers questions from one index. Collaborators may be passed in; otherwise they are
     made from the settings. An empty index is built from the articles folder on first use."""
 
-    REFRESH_EVERY = 2.0  # seconds between checks for a newer index revision
+    REFRESH_EVERY = 1.0  # seconds between checks for a newer index revision (one cheap read)
 
     def __init__(self, settings: Settings | None = None, *,
                  embedder: SentenceEmbedder | None = None, store: Store | None = None,
@@ -86,35 +97,67 @@ class Engine:
         self.store = store or Store.open(self.settings, self.embedder.model_label)
         self.weights = weights or Weights()
         self.top_k = top_k
-        self._lock = threading.RLock()
+        self._lock = threading.Lock()  # guards only the swap of the snapshot and the checks
+        self._building = threading.Lock()  # one snapshot is built at a time
         self._checked_at = 0.0
-        self._revision: str | None = None
+        self._snapshot: Snapshot | None = None
         if auto_index and self.store.count() == 0:
             self.ingest()
-        self._load()
+        self._swap(self._build())
 
     # -- index state -------------------------------------------------------------------------
-    def _load(self) -> None:
+    def _build(self) -> Snapshot:
+        """A new snapshot of the index: its revision, keyword side and the scorers over it.
+        Built outside any lock that answers wait on."""
+        revision = self.store.revision()
+        keyword = KeywordIndex.load_or_build(self.store, cache_dir_for(self.settings),
+                                             self.top_k)
+        answerer = Answerer(keyword, self.weights)
+        return Snapshot(keyword.revision if keyword else revision, keyword,
+                        HybridRetriever(self.store, keyword, self.top_k), answerer,
+                        ReaderComposer(self.reader, answerer))
+
+    def _swap(self, snapshot: Snapshot) -> None:
         with self._lock:
-            keyword = KeywordIndex.load_or_build(self.store, cache_dir_for(self.settings),
-                                                 self.top_k)
-            self.keyword = keyword
-            self.retriever = HybridRetriever(self.store, keyword, self.top_k)
-            self.answerer = Answerer(keyword, self.weights)
-            self.composer = ReaderComposer(self.reader, self.answerer)
-            self._revision = keyword.revision if keyword else self.store.revision()
+            self._snapshot = snapshot
             self._checked_at = time.monotonic()
 
+    @property
+    def snapshot(self) -> Snapshot:
+        """What answers read: replaced whole, never changed in place."""
+        return self._snapshot
+
+    # the parts of the current snapshot, for callers that read them directly
+    keyword = property(lambda self: self._snapshot.keyword)
+    retriever = property(lambda self: self._snapshot.retriever)
+    answerer = property(lambda self: self._snapshot.answerer)
+    composer = property(lambda self: self._snapshot.composer)
+
     def refresh(self, force: bool = False) -> None:
-        """Reload the keyword side when another ingest changed the index."""
-        if not force and time.monotonic() - self._checked_at < self.REFRESH_EVERY:
+        """Notice a newer index revision (written by any process) at most REFRESH_EVERY
+        seconds after it is made. A question never waits for the new snapshot: it is built in
+        the background while answers read the current one, then swapped in. force=True builds
+        it here and now (after this process's own ingest, whose caller waits for it)."""
+        if force:
+            with self._building:
+                self._swap(self._build())
             return
-        with self._lock:  # one thread checks and reloads; the others keep answering
-            if not force and time.monotonic() - self._checked_at < self.REFRESH_EVERY:
+        with self._lock:
+            if time.monotonic() - self._checked_at < self.REFRESH_EVERY:
                 return
             self._checked_at = time.monotonic()
-            if force or self.store.revision() != self._revision:
-                self._load()
+        if self.store.revision() == self._snapshot.revision:
+            return
+        if self._building.acquire(blocking=False):  # else one is being built already
+            threading.Thread(target=self._rebuild, name="newsqa-snapshot", daemon=True).start()
+
+    def _rebuild(self) -> None:
+        try:
+            self._swap(self._build())
+        except Exception:  # the current snapshot keeps answering; the next check tries again
+            log.exception("reloading the index failed")
+        finally:
+            self._building.release()
 
     def ingest(self, paths: list[str] | None = None, *, reset: bool = False,
                prune: bool = False, progress: bool = True):
@@ -130,7 +173,7 @@ class Engine:
             )
         report = Ingestor(self.store, self.embedder, progress=progress).run(
             paths, reset=reset, prune=prune)
-        if hasattr(self, "answerer"):
+        if self._snapshot is not None:
             self.refresh(force=True)
         return report
 
@@ -157,9 +200,9 @@ class Engine:
                                     self.settings.max_message_chars)
         since_day, until_day = parse_range(since, until)
         self.refresh()
-        with self._lock:
-            retriever, answerer, keyword = self.retriever, self.answerer, self.keyword
-            composer = self.composer
+        snap = self.snapshot  # one snapshot for the whole question
+        retriever, answerer, keyword, composer = (snap.retriever, snap.answerer, snap.keyword,
+                                                  snap.composer)
         if keyword is None:
             return Answer(EMPTY_INDEX_TEXT, [], True, 0.0), []
         query = contextualize(text, messages)

@@ -74,3 +74,18 @@ def stop(proc) -> None:
 
 def article_file_text(article_id: str) -> str:
     return (ARTICLES / f"{article_id}.txt").read_text(encoding="utf-8")
+
+
+# The end-to-end tier: tests that load the real model or reader, start processes (the CLI, the
+# app, `chroma run`, a child ingest to kill) or drive the browser. The rest is the fast tier
+# (`make test-fast`: the fake embedder, real Chroma in a temporary folder, in-process calls).
+E2E_FIXTURES = {"embedder", "seed_engine", "make_engine", "app_url", "chroma_url"}
+E2E_MODULES = {"test_reader", "test_faults", "test_recovery", "test_live_index", "test_eval",
+               "test_backends", "test_embed_worker", "test_server", "test_app", "test_load"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1]
+        if module in E2E_MODULES or E2E_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.e2e)

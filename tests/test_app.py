@@ -88,7 +88,7 @@ def test_api_reports_a_bad_question_as_an_error(app_url):
         client.predict("   ", api_name="/ask")
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed "
                     "(.ci/run installs it; locally: apt-get install chromium)")
 def test_browser_ask_follow_up_upload_and_screenshot(app_url, tmp_path, capsys):
@@ -198,7 +198,7 @@ def test_eight_api_clients_at_once_while_sixteen_threads_ask(app_url, seed_engin
               f"{elapsed:.1f} s")
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed "
                     "(.ci/run installs it; locally: apt-get install chromium)")
 def test_article_markup_is_shown_as_text_and_never_runs(app_url):

@@ -98,3 +98,15 @@ def test_a_six_megabyte_run_on_paragraph_is_split_not_fatal():
     assert len(spans) >= 6_000_000 // 8000
     assert all(0 <= a < b <= len(text) for a, b in spans)
     assert "".join(text[a:b] for a, b in spans).replace(" ", "") == text.replace(" ", "")
+
+
+def test_only_web_urls_are_kept(tmp_path):
+    from index.loaders import load_file
+
+    f = tmp_path / "links.jsonl"
+    f.write_text("\n".join(json.dumps({"id": f"u{i}", "text": "A story with a sentence.",
+                                       "url": url})
+                           for i, url in enumerate(["https://example.org/a",
+                                                    "javascript:alert(1)",
+                                                    "file:///etc/passwd"])) + "\n")
+    assert [a.url for a in load_file(f)] == ["https://example.org/a", None, None]
