@@ -102,9 +102,30 @@ def clean_text(raw: str, *, markdown: bool = False) -> CleanText:
     return CleanText(kept, title, dateline)
 
 
+_LEAD_IN = re.compile(r"^(?:(?:this|last|next|earlier this|later this) (?:week|month|year)|"
+                      r"on \w+day|yesterday|today|earlier|recently|meanwhile|however),\s+",
+                      re.IGNORECASE)
+_CLAUSE_END = re.compile(r",\s|;\s|:\s|\s[—–]\s|\s(?:that|which|who|where|while|after|"
+                         r"because|as|when|amid|despite|following)\s")
+_TRAILING = {"a", "an", "the", "of", "in", "on", "at", "to", "for", "by", "with", "and", "or",
+             "from", "its", "their", "his", "her", "that", "this", "as", "is", "are", "was"}
+
+
 def derive_title(first_sentence: str, max_words: int = 12) -> str:
-    """A title for an article that has none: the start of its first sentence."""
-    words = first_sentence.split()
+    """A title for an article that has none, as a headline-length phrase from its first
+    sentence: without a lead-in ("This week, …"), ended at a clause boundary (a comma, "that",
+    "which" …) within max_words, else at a word that can end a phrase. Never "…"."""
+    text = _LEAD_IN.sub("", first_sentence.strip()).rstrip(".!? ")
+    text = text[:1].upper() + text[1:]
+    words = text.split()
     if len(words) <= max_words:
-        return first_sentence.rstrip(".")
-    return " ".join(words[:max_words]).rstrip(",;:") + " …"
+        return text
+    room = len(" ".join(words[:max_words]))
+    cuts = [m.start() for m in _CLAUSE_END.finditer(text)
+            if m.start() <= room and len(text[:m.start()].split()) >= 4]
+    if cuts:
+        return text[:cuts[-1]].rstrip(",;: ")
+    kept = words[:max_words]
+    while len(kept) > 4 and kept[-1].lower().strip(",;:") in _TRAILING:
+        kept.pop()
+    return " ".join(kept).rstrip(",;:")
