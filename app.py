@@ -20,12 +20,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import gradio as gr  # noqa: E402
 
+from core.catalog import article_text  # noqa: E402
+from core.config import Settings, load_env_file  # noqa: E402
+from core.errors import NewsQAError  # noqa: E402
 from index.library import Library  # noqa: E402
 from index.loaders import SUFFIXES  # noqa: E402
-from qa.catalog import article_text  # noqa: E402
-from qa.config import Settings, load_env_file  # noqa: E402
 from qa.engine import Engine  # noqa: E402
-from qa.errors import NewsQAError  # noqa: E402
 from qa.models import Answer  # noqa: E402
 
 log = logging.getLogger("newsqa.app")

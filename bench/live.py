@@ -28,7 +28,7 @@ from pathlib import Path
 import httpx
 
 from bench.corpus import make_corpus, write_jsonl
-from qa.config import PROJECT_ROOT
+from core.config import PROJECT_ROOT
 
 OUT = Path(__file__).resolve().parent / "out"
 
@@ -171,7 +171,7 @@ def load_phase(url: str, questions: list[str], clients: int, seconds: float,
 
 
 def bench_uploads(args) -> dict:  # noqa: ANN001
-    from qa.config import Settings
+    from core.config import Settings
     from qa.engine import Engine
 
     work = Path(tempfile.mkdtemp(prefix="newsqa-live-"))
@@ -199,8 +199,8 @@ def bench_uploads(args) -> dict:  # noqa: ANN001
 def bench_rebuild(args) -> dict:  # noqa: ANN001
     """ask() in this process, idle and while the keyword side is rebuilt in the background as
     after every change by another process."""
+    from core.config import Settings
     from index.pipeline import ingest
-    from qa.config import Settings
     from qa.engine import Engine
 
     work = Path(tempfile.mkdtemp(prefix="newsqa-rebuild-"))

@@ -23,7 +23,7 @@ import threading
 import time
 from pathlib import Path
 
-from qa.config import EMBED_BACKENDS
+from core.config import EMBED_BACKENDS
 
 OUT = Path(__file__).resolve().parent / "out"
 
@@ -102,10 +102,10 @@ def run_size(n: int, questions: int, peer: bool, backend: str = "torch") -> dict
     """Everything for one corpus size and embedding backend, in this process (so its peak RSS
     is its own)."""
     from bench.corpus import make_corpus, write_jsonl
+    from core.config import Settings
+    from core.embeddings import SentenceEmbedder
     from index.loaders import load_articles
     from index.pipeline import chunk_records
-    from qa.config import Settings
-    from qa.embeddings import SentenceEmbedder
     from qa.engine import Engine
 
     rss = RssPeak()

@@ -4,7 +4,7 @@ what is wrong.
 What it checks, in order, each finding with the command that fixes it:
 
 - the store opens and reads (else: damaged, `python -m index --reset`);
-- no ingest was left unfinished (a kill between the revision marks, see qa.store);
+- no ingest was left unfinished (a kill between the revision marks, see core.store);
 - every chunk record decodes (its metadata keys and sentence vectors) and every article has
   exactly one complete version;
 - the vector index finds a sample of chunks by their own vectors (a truncated or foreign
@@ -23,12 +23,12 @@ from pathlib import Path
 
 import numpy as np
 
+from core.config import Settings
+from core.errors import IndexDamaged, IndexMismatch
+from core.keyword import STAMP, cache_dir_for
+from core.sentence_model import model_label
+from core.store import Store, sentence_vectors
 from index.loaders import load_articles
-from qa.config import Settings
-from qa.errors import IndexDamaged, IndexMismatch
-from qa.keyword import STAMP, cache_dir_for
-from qa.sentence_model import model_label
-from qa.store import Store, sentence_vectors
 
 REQUIRED = ("article_id", "content_hash", "n_chunks", "chunk_index", "sent_start", "sent_end",
             "sent_spans", "sent_vecs", "_node_content")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.sentences import split_sentences
 from index.cleaning import Paragraph
-from qa.sentences import split_sentences
 
 MAX_CHUNK_WORDS = 110
 

@@ -7,7 +7,7 @@ import argparse
 import json
 import sys
 
-from qa.errors import NewsQAError
+from core.errors import NewsQAError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,9 +47,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _check(args) -> int:
+    from core.config import Settings
     from index.check import check_index
     from index.pipeline import ingest
-    from qa.config import Settings
 
     try:
         settings = Settings.from_env()

@@ -37,10 +37,10 @@ class WorkerFailed(RuntimeError):
 
 class EmbedWorker:
     """One child process running the model `source` names: (model name, backend, cache dir),
-    as qa.sentence_model.load_model takes them. One request at a time: submit, then result."""
+    as core.sentence_model.load_model takes them. One request at a time: submit, then result."""
 
     def __init__(self, source: tuple[str | None, str, str | None]) -> None:
-        # the offline settings: qa.sentence_model sets them on import, in the child too
+        # the offline settings: core.sentence_model sets them on import, in the child too
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(
             [str(PROJECT_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]))
         self._proc = subprocess.Popen(
@@ -101,7 +101,7 @@ class IngestEmbedding:
     that gives the vectors: the child's is waited for when called, one group at a time."""
 
     def __init__(self, embedder: Any, batch_size: int, want_child: bool) -> None:
-        self.embedder = embedder  # a qa.embeddings.SentenceEmbedder
+        self.embedder = embedder  # a core.embeddings.SentenceEmbedder
         self.batch_size = batch_size
         self.worker: EmbedWorker | None = None
         self._here = 0.0  # seconds in the model: here, and in children that have stopped
@@ -175,7 +175,7 @@ def _serve(source: list) -> None:
     replies = Connection(os.dup(1), readable=False)
     os.dup2(2, 1)  # a library's stray print must not land in the replies
     try:
-        from qa.sentence_model import encode, load_model
+        from core.sentence_model import encode, load_model
 
         model = load_model(*source)
         encode(model, ["warm up"])

@@ -23,9 +23,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.catalog import ArticleInfo, ArticleText, article_text, list_articles
+from core.errors import InvalidSetting
 from index.loaders import SUFFIXES, Article, Skip, load_file
-from qa.catalog import ArticleInfo, ArticleText, article_text, list_articles
-from qa.errors import InvalidSetting
 
 log = logging.getLogger(__name__)
 VERSIONS = ".versions"

@@ -12,10 +12,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from core.dates import date_from_text, normalise_date
+from core.errors import ArticlesNotFound
 from index.chunking import Chunk, chunk_article, split_sentences
 from index.cleaning import CleanText, Paragraph, clean_text, derive_title
-from index.dates import date_from_text, normalise_date
-from qa.errors import ArticlesNotFound
 
 SUFFIXES = (".txt", ".md", ".html", ".htm", ".json", ".jsonl")
 MAX_FILE_BYTES = 20 * 1024 * 1024

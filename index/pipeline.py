@@ -5,7 +5,7 @@ Each sentence is embedded once; its vector is kept inside its chunk's record, an
 vector is their mean, so the only Chroma records are chunks.
 A changed article's new chunks are stored before its old ones are deleted, and an article's
 version counts as stored only when all its chunks are there, and every run's writes sit
-between the store's begin_change() and mark_changed() (qa.store), so an ingest killed at any
+between the store's begin_change() and mark_changed() (core.store), so an ingest killed at any
 point is detected and finished by the next one; tests/test_faults.py kills it at each step.
 """
 
@@ -26,17 +26,17 @@ import numpy as np
 from llama_index.core.schema import TextNode
 from llama_index.core.vector_stores.utils import node_to_metadata_dict
 
+from core.config import Settings
+from core.dates import day_number
+from core.embeddings import SentenceEmbedder
+from core.keyword import KeywordIndex, cache_dir_for
+from core.memory import release_freed_memory
+from core.records import chunk_record_id
+from core.store import Store, commit_step, move_aside, pack_vectors, probe_damage
 from index.chunking import Chunk, Sentence
-from index.dates import day_number
 from index.embed_worker import IngestEmbedding
 from index.loaders import Article, load_articles
 from index.stories import StoredSentences, assign_stories, sentence_hash
-from qa.config import Settings
-from qa.embeddings import SentenceEmbedder
-from qa.evidence import chunk_record_id
-from qa.keyword import KeywordIndex, cache_dir_for
-from qa.memory import release_freed_memory
-from qa.store import Store, commit_step, move_aside, pack_vectors, probe_damage
 
 log = logging.getLogger(__name__)
 

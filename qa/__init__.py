@@ -10,8 +10,9 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
-from qa.errors import (
+from core.errors import (
     ArticlesNotFound,
+    IndexDamaged,
     IndexMismatch,
     InvalidQuestion,
     InvalidSetting,
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from qa.engine import Engine
 
 __all__ = [
-    "Answer", "ArticlesNotFound", "Citation", "IndexMismatch", "InvalidQuestion",
+    "Answer", "ArticlesNotFound", "Citation", "IndexDamaged", "IndexMismatch", "InvalidQuestion",
     "InvalidSetting", "NewsQAError", "StoreUnavailable", "ask", "default_engine",
 ]
 

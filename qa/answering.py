@@ -15,9 +15,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from core.keyword import KeywordIndex
 from qa import qtypes
 from qa.evidence import Evidence, story_of
-from qa.keyword import KeywordIndex
 from qa.models import Answer, Citation
 from qa.terms import content_terms
 

@@ -7,7 +7,7 @@ import json
 import sys
 import textwrap
 
-from qa.errors import NewsQAError
+from core.errors import NewsQAError
 from qa.models import Answer
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from qa.errors import InvalidQuestion
+from core.errors import InvalidQuestion
 from qa.terms import content_terms, words
 
 # Words that point back to something said before.

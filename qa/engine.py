@@ -13,19 +13,19 @@ from typing import Any
 
 import numpy as np
 
-from index.dates import day_number
+from core.config import Settings
+from core.dates import day_number
+from core.embeddings import SentenceEmbedder
+from core.errors import ArticlesNotFound, InvalidQuestion
+from core.keyword import KeywordIndex, cache_dir_for
+from core.store import Store
 from qa.answering import Answerer, Weights, clip_quotes
-from qa.config import Settings
 from qa.conversation import contextualize, validate_history
-from qa.embeddings import SentenceEmbedder
-from qa.errors import ArticlesNotFound, InvalidQuestion
 from qa.evidence import Evidence, gather, story_of
-from qa.keyword import KeywordIndex, cache_dir_for
 from qa.models import Answer
 from qa.reader import Reader, load_reader
 from qa.reading import ReaderComposer, of_time, years_in
 from qa.retrieval import HybridRetriever
-from qa.store import Store
 
 log = logging.getLogger(__name__)
 EMPTY_INDEX_TEXT = "There are no articles in the index yet, so there is nothing to answer from."

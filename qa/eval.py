@@ -14,8 +14,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from qa.config import PROJECT_ROOT
-from qa.errors import NewsQAError
+from core.config import PROJECT_ROOT
+from core.errors import NewsQAError
 
 ROOT_QUESTIONS = PROJECT_ROOT / "eval_questions"
 DEFAULT_FILE = ROOT_QUESTIONS / "seed.jsonl"
@@ -187,7 +187,7 @@ def _temporary_engine(articles: Path, index_dir: Path | None = None):
     kept between runs (an unchanged article is not embedded again)."""
     import tempfile
 
-    from qa.config import Settings
+    from core.config import Settings
     from qa.engine import Engine
 
     if not articles.exists():

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 from llama_index.core.schema import NodeWithScore
 
-from qa.keyword import chunk_node
-from qa.store import Store, sentence_vectors
+from core.keyword import chunk_node
+from core.records import chunk_record_id
+from core.store import Store, sentence_vectors
 
 
 def story_of(e: Evidence) -> str:
@@ -30,11 +31,6 @@ class Evidence:
     shash: str = ""  # the sentence's normalised hash: copies of a story share it
     prev: Evidence | None = None
     next: Evidence | None = None
-
-
-def chunk_record_id(article_id: str, content_hash: str, position: int) -> str:
-    """The id of a chunk record: ingest writes it, answering reads a neighbour chunk by it."""
-    return f"{article_id}#{content_hash}:{position}"
 
 
 @dataclass(frozen=True)

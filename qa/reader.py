@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.errors import InvalidSetting
+from core.errors import InvalidSetting
 
 MODEL_DIR = Path(__file__).resolve().parent / "models"
 MODEL_FILE = MODEL_DIR / "reader-int8.onnx"
@@ -138,7 +138,7 @@ class Reader:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
-        from qa.sentence_model import resolve_model_path
+        from core.sentence_model import resolve_model_path
 
         if not Path(onnx_path).is_file():
             raise InvalidSetting(f"the reader model {Path(onnx_path).name} is missing; "

@@ -21,9 +21,9 @@ from llama_index.core.retrievers.fusion_retriever import FUSION_MODES
 from llama_index.core.schema import NodeWithScore, QueryBundle
 from llama_index.vector_stores.chroma import ChromaVectorStore
 
-from qa.embeddings import SentenceEmbedder
-from qa.keyword import KeywordIndex, chunk_node
-from qa.store import Store, sentence_vectors
+from core.embeddings import SentenceEmbedder
+from core.keyword import KeywordIndex, chunk_node
+from core.store import Store, sentence_vectors
 
 CANDIDATES = 16  # chunks ranked by their sentences, per chunk returned
 

@@ -35,7 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.config import PROJECT_ROOT
+from core.config import PROJECT_ROOT
+from core.sentences import sentence_spans
 from qa.reader import (
     CARD_FILE,
     MAX_TOKENS,
@@ -45,7 +46,6 @@ from qa.reader import (
     encode_inputs,
     file_sha256,
 )
-from qa.sentences import sentence_spans
 
 DATA_DIR = PROJECT_ROOT.parent / "shared" / "data" / "qa-train"
 FILES = ("squad_v2_dev.jsonl", "squad_v1.1_dev_extra.jsonl", "selqa_ass_dev.jsonl",
@@ -306,7 +306,7 @@ def export_int8(model, target: Path) -> None:
 
     import torch
 
-    from qa.onnx_model import quantize_int8
+    from core.onnx_model import quantize_int8
 
     model.eval()
     names = ["input_ids", "attention_mask", "token_type_ids"]
@@ -562,7 +562,7 @@ def main(argv: list[str] | None = None) -> int:
     from tokenizers import Tokenizer
     from tqdm import tqdm
 
-    from qa.sentence_model import resolve_model_path
+    from core.sentence_model import resolve_model_path
 
     torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
     random.seed(args.seed)

@@ -22,7 +22,7 @@ WIESBADEN_ID = "002_97a7c6ca049e9223"
 
 @pytest.fixture(scope="session")
 def embedder():
-    from qa.embeddings import SentenceEmbedder
+    from core.embeddings import SentenceEmbedder
 
     return SentenceEmbedder.from_name(None)
 
@@ -30,7 +30,7 @@ def embedder():
 @pytest.fixture(scope="session")
 def seed_engine(tmp_path_factory, embedder):
     """An engine over a copy of the seed articles, indexed once for the session."""
-    from qa.config import Settings
+    from core.config import Settings
     from qa.engine import Engine
 
     root = tmp_path_factory.mktemp("seed")
@@ -43,7 +43,7 @@ def seed_engine(tmp_path_factory, embedder):
 @pytest.fixture
 def make_engine(tmp_path, embedder):
     """A factory for engines over a fresh, empty index (auto-index off unless asked)."""
-    from qa.config import Settings
+    from core.config import Settings
     from qa.engine import Engine
 
     def make(articles_dir: Path | None = None, auto_index: bool = False, **kw):

@@ -12,7 +12,7 @@ import re
 
 import numpy as np
 
-from qa.embeddings import SentenceEmbedder
+from core.embeddings import SentenceEmbedder
 
 DIM = 384
 

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from qa.errors import InvalidQuestion
+from core.errors import InvalidQuestion
 from tests.conftest import ROOT, SEED_QUESTION, WIESBADEN_ID, article_file_text
 
 
@@ -115,7 +115,7 @@ def test_cli_bad_question_is_one_line_and_exit_2(seed_engine):
 
 
 def test_first_ask_builds_a_missing_index(tmp_path, embedder):
-    from qa.config import Settings
+    from core.config import Settings
     from qa.engine import Engine
     from tests.conftest import ARTICLES
 

@@ -37,7 +37,7 @@ HISTORY = st.one_of(ANY, st.lists(st.one_of(ANY, st.fixed_dictionaries(
 def served(tmp_path_factory):
     import uvicorn
 
-    from qa.config import Settings
+    from core.config import Settings
     from qa.engine import Engine
     from tests.fakes import FakeEmbedder
 

@@ -16,7 +16,7 @@ from tests.conftest import ARTICLES, ROOT, WIESBADEN_ID
 
 @pytest.fixture(scope="module")
 def int8_engine(tmp_path_factory):
-    from qa.config import Settings
+    from core.config import Settings
     from qa.engine import Engine
 
     root = tmp_path_factory.mktemp("int8")
@@ -42,8 +42,8 @@ def test_int8_backend_answers_the_seed_questions_as_well_as_torch(int8_engine, s
 
 
 def test_an_index_is_refused_by_the_other_backend_with_how_to_rebuild(int8_engine, embedder):
+    from core.errors import IndexMismatch
     from qa.engine import Engine
-    from qa.errors import IndexMismatch
 
     with pytest.raises(IndexMismatch) as caught:
         Engine(int8_engine.settings, embedder=embedder)  # the torch model

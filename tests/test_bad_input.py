@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qa.catalog import article_text
-from qa.errors import InvalidQuestion
+from core.catalog import article_text
+from core.errors import InvalidQuestion
 from tests.conftest import ARTICLES, SEED_QUESTION, article_file_text
 
 PROMPTS = [

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from qa.errors import InvalidQuestion
+from core.errors import InvalidQuestion
 
 
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory):
-    from qa.config import Settings
+    from core.config import Settings
     from qa.engine import Engine
     from tests.fakes import FakeEmbedder
 

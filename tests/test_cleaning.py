@@ -44,7 +44,12 @@ def test_headline_becomes_title_and_missing_title_is_derived(seed_articles):
         "NATO to Deepen Ties With Ukraine and Expand Regional Security Efforts")
     assert not by_id["003_b47ef3f2e68c73b9"].title_derived
     derived = by_id["002_97a7c6ca049e9223"]
-    assert derived.title_derived and derived.title.startswith("This week, NATO Secretary General")
+    # a headline-length phrase: no lead-in, cut at a clause boundary, never "…"
+    assert derived.title_derived and derived.title == (
+        "NATO Secretary General Jens Stoltenberg hosted Allied Defence Ministers in Brussels, "
+        "Belgium")
+    titles = [a.title for a in seed_articles if a.title_derived]
+    assert titles and all("…" not in t and len(t.split()) <= 12 for t in titles)
 
 
 def test_dateline_is_removed_from_the_text():

@@ -13,10 +13,10 @@ import pytest
 
 import index.pipeline as pipeline
 from bench.corpus import make_corpus, write_jsonl
+from core.config import Settings
+from core.store import sentence_vectors
 from index.embed_worker import EmbedWorker, WorkerFailed
-from qa.config import Settings
 from qa.engine import Engine
-from qa.store import sentence_vectors
 
 
 @pytest.fixture

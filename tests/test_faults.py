@@ -1,5 +1,5 @@
 """Crash safety: ingest SIGKILLed at each step of its commit sequence, then finished by the next
-run. The kill comes from the process itself on reaching a named step (qa.store.KILL_AT), so the
+run. The kill comes from the process itself on reaching a named step (core.store.KILL_AT), so the
 test does not depend on timing."""
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 
 from bench.corpus import make_corpus, write_jsonl
-from qa.store import KILL_AT, unpack_vectors
+from core.store import KILL_AT, unpack_vectors
 from tests.conftest import ARTICLES, ROOT
 
-# The steps of one ingest, in order (index.pipeline and qa.keyword name them).
+# The steps of one ingest, in order (index.pipeline and core.keyword name them).
 STEPS = ["began", "group-written", "group-old-versions-deleted", "pruned", "before-revision",
          "after-revision", "keyword-written", "keyword-moved-aside"]
 NEW_FACT = "The zorblax festival of the alliance takes place in Quimper every May."
@@ -28,7 +28,7 @@ NEW_FACT = "The zorblax festival of the alliance takes place in Quimper every Ma
 # A child ingest with the fast tier's embedder (the kill is what is tested, not the model).
 CHILD = """
 import sys
-from qa.config import Settings
+from core.config import Settings
 from index.pipeline import ingest
 from tests.fakes import FakeEmbedder
 settings = Settings(articles_dir=sys.argv[1], index_dir=sys.argv[2])
@@ -57,8 +57,8 @@ def check_consistent(engine, n_articles: int) -> None:
 def before_change(tmp_path_factory):
     """The seed articles indexed (fake embedder), and the edit the killed runs apply: one
     article changed, one deleted, one added."""
+    from core.config import Settings
     from index.pipeline import ingest
-    from qa.config import Settings
     from tests.fakes import FakeEmbedder
 
     root = tmp_path_factory.mktemp("crash")
@@ -78,8 +78,8 @@ def before_change(tmp_path_factory):
 
 @pytest.mark.parametrize("step", STEPS)
 def test_kill_at_each_commit_step_is_repaired_by_the_next_run(before_change, tmp_path, step):
+    from core.config import Settings
     from index.pipeline import ingest
-    from qa.config import Settings
     from qa.engine import Engine
     from tests.fakes import FakeEmbedder
 
@@ -125,7 +125,7 @@ def test_kill_while_the_model_runs_in_a_child_loses_nothing(tmp_path, embedder):
     """The real model, in its own process (an ingest of many groups): the ingest is killed
     after its first group is stored, while the child embeds the next; the child does not
     outlive it, and the next run keeps what was stored and finishes the rest."""
-    from qa.config import Settings
+    from core.config import Settings
     from qa.engine import Engine
 
     records, planted = make_corpus(250, seed=5)

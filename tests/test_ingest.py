@@ -141,8 +141,8 @@ def test_cli_missing_folder_is_one_line_and_exit_2(tmp_path):
 def test_index_of_an_earlier_layout_is_refused_and_reset_rebuilds_it(make_engine, tmp_path):
     """An index written by an earlier newsqa (a separate sentence collection, layout 2) is a
     clear error naming the command that rebuilds it; that command works, and answers return."""
-    from qa.errors import IndexMismatch
-    from qa.store import open_client
+    from core.errors import IndexMismatch
+    from core.store import open_client
 
     engine = make_engine(ARTICLES)
     engine.ingest()

@@ -24,7 +24,7 @@ QUESTION = "What is the zorblax harbour token?"
 EDITOR = """
 import sys
 from pathlib import Path
-from qa.config import Settings
+from core.config import Settings
 from index.pipeline import ingest
 from tests.fakes import FakeEmbedder
 articles, index = sys.argv[1:3]
@@ -44,7 +44,7 @@ for line in sys.stdin:
 def served(tmp_path):
     import uvicorn
 
-    from qa.config import Settings
+    from core.config import Settings
     from qa.engine import Engine
     from tests.fakes import FakeEmbedder
 

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from core.errors import ArticlesNotFound
 from index.loaders import load_articles
-from qa.errors import ArticlesNotFound
 
 HTML = """<!doctype html><html><head><title>Site | Fallback</title>
 <meta property="og:title" content="Drone Factory Opens in Lviv">
@@ -91,7 +91,7 @@ def test_a_link_to_a_file_outside_the_folder_is_skipped(tmp_path):
 
 
 def test_a_six_megabyte_run_on_paragraph_is_split_not_fatal():
-    from qa.sentences import sentence_spans
+    from core.sentences import sentence_spans
 
     text = "word " * 1_200_000 + "end."  # one paragraph, no sentence ends: 6 MB
     spans = sentence_spans(text)

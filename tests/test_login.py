@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 import app
-from qa.errors import InvalidSetting
+from core.errors import InvalidSetting
 from tests.conftest import SEED_QUESTION, free_port
 
 
@@ -18,7 +18,7 @@ from tests.conftest import SEED_QUESTION, free_port
 def served(seed_engine):
     import uvicorn
 
-    from qa.config import Settings
+    from core.config import Settings
 
     port = free_port()
     settings = Settings(host="127.0.0.1", port=port, login_delay=3.0)
@@ -60,7 +60,7 @@ def test_failed_logins_back_off_per_client_and_the_right_one_gets_in(served):
 
 
 def test_the_login_can_come_from_a_file(tmp_path):
-    from qa.config import Settings
+    from core.config import Settings
 
     secret = tmp_path / "login"
     secret.write_text("ana:s3cret\n")

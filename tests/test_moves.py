@@ -8,9 +8,9 @@ from tests.conftest import ARTICLES
 
 
 def test_a_moved_folder_embeds_nothing_and_records_the_new_paths(tmp_path):
+    from core.config import Settings
+    from core.store import Store
     from index.pipeline import ingest
-    from qa.config import Settings
-    from qa.store import Store
     from tests.fakes import FakeEmbedder
 
     first, moved = tmp_path / "articles", tmp_path / "elsewhere" / "news"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.errors import InvalidQuestion
+from core.errors import InvalidQuestion
 from tests.conftest import ROOT
 
 NEWS = Path(__file__).parent / "data" / "news.jsonl"
@@ -16,7 +16,7 @@ PERSONNEL = "How many personnel will the Ukraine command involve?"
 
 @pytest.fixture(scope="module")
 def news_engine(tmp_path_factory, embedder):
-    from qa.config import Settings
+    from core.config import Settings
     from qa.engine import Engine
 
     root = tmp_path_factory.mktemp("news")

@@ -48,7 +48,7 @@ def test_reader_gives_no_answer_for_an_unrelated_sentence():
 
 
 def test_a_missing_model_file_is_a_clear_error(tmp_path):
-    from qa.errors import InvalidSetting
+    from core.errors import InvalidSetting
 
     with pytest.raises(InvalidSetting, match="retrain it with `python -m qa.train`"):
         Reader(tmp_path / "reader-int8.onnx")
@@ -83,8 +83,8 @@ def test_reader_led_answering_chooses_and_abstains(seed_engine):
 
 
 def test_answering_mode_is_a_checked_setting():
-    from qa.config import Settings
-    from qa.errors import InvalidSetting
+    from core.config import Settings
+    from core.errors import InvalidSetting
 
     with pytest.raises(InvalidSetting, match="QA_ANSWERING='llm' is not a mode"):
         Settings(answering="llm").validate()

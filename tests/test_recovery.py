@@ -18,8 +18,8 @@ from tests.conftest import ROOT
 
 CHILD = """
 import json, sys
-from qa.config import Settings
-from qa.errors import NewsQAError
+from core.config import Settings
+from core.errors import NewsQAError
 from tests.fakes import FakeEmbedder
 articles, index, question = sys.argv[1:4]
 settings = Settings(articles_dir=articles, index_dir=index)
@@ -84,8 +84,8 @@ def run(articles: str, index: Path, question: str, *steps: str) -> list[dict]:
 def healthy(tmp_path_factory):
     """300 articles indexed with the fast tier's embedder: enough chunks that Chroma has
     written its vector-index files."""
+    from core.config import Settings
     from index.pipeline import ingest
-    from qa.config import Settings
     from tests.fakes import FakeEmbedder
 
     root = tmp_path_factory.mktemp("recovery")
@@ -126,8 +126,8 @@ def test_check_of_a_healthy_index_and_of_an_outdated_one(healthy, tmp_path):
     articles = tmp_path / "articles"
     shutil.copytree(root / "articles", articles)
     shutil.copytree(root / "index", tmp_path / "index")
+    from core.config import Settings
     from index.check import check_index
-    from qa.config import Settings
 
     settings = Settings(articles_dir=str(articles), index_dir=str(tmp_path / "index"))
     report = check_index(settings, label="fake-hashed-words")

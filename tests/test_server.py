@@ -47,7 +47,7 @@ def chroma_url(tmp_path_factory):
 
 
 def _server_engine(url, tmp_path, name, embedder, articles, auto_index=True):
-    from qa.config import Settings
+    from core.config import Settings
     from qa.engine import Engine
 
     settings = Settings(articles_dir=str(articles), index_dir=str(tmp_path / name),
@@ -88,9 +88,9 @@ def test_two_app_processes_share_one_index(chroma_url, tmp_path, embedder):
 
 
 def test_unreachable_server_is_a_clear_error(tmp_path, embedder):
-    from qa.config import Settings
+    from core.config import Settings
+    from core.errors import StoreUnavailable
     from qa.engine import Engine
-    from qa.errors import StoreUnavailable
 
     settings = Settings(index_dir=str(tmp_path), chroma_url=f"http://127.0.0.1:{free_port()}")
     with pytest.raises(StoreUnavailable, match="cannot reach the Chroma server"):

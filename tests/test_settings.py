@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from qa.config import PROJECT_ROOT, Settings, settings_table
-from qa.errors import InvalidSetting
+from core.config import PROJECT_ROOT, Settings, settings_table
+from core.errors import InvalidSetting
 
 
 def test_the_readme_settings_table_is_the_generated_one():
@@ -23,7 +23,7 @@ def test_a_dot_env_in_the_working_folder_holds_and_the_environment_wins(tmp_path
     (tmp_path / ".env").write_text("QA_PORT=9123\nQA_MAX_QUOTE_CHARS=700\nQA_COLLECTION=ours\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
     env["QA_COLLECTION"] = "theirs"
-    out = subprocess.run([sys.executable, "-m", "qa.config"], cwd=tmp_path, env=env,
+    out = subprocess.run([sys.executable, "-m", "core.config"], cwd=tmp_path, env=env,
                          capture_output=True, text=True, timeout=60,
                          ).stdout.splitlines()
     assert {"QA_PORT=9123", "QA_MAX_QUOTE_CHARS=700", "QA_COLLECTION=theirs"} <= set(out)

@@ -10,8 +10,8 @@ import shutil
 
 import pytest
 
+from core.errors import InvalidSetting
 from index.library import Library, safe_name
-from qa.errors import InvalidSetting
 from tests.conftest import ARTICLES, WIESBADEN_ID
 
 QUESTION = "Where will the Ukraine support command be based?"
@@ -19,7 +19,7 @@ QUESTION = "Where will the Ukraine support command be based?"
 
 @pytest.fixture
 def library(tmp_path):
-    from qa.config import Settings
+    from core.config import Settings
     from qa.engine import Engine
     from tests.fakes import FakeEmbedder
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from qa.keyword import chunk_node
-from qa.store import Store
+from core.keyword import chunk_node
+from core.store import Store
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Settings: QA_ environment variables, or a `.env` file in the working folder, read by
 pydantic-settings. Each field's description is the README's settings table
-(`python -m qa.config --markdown` prints it; a test keeps the README in step)."""
+(`python -m core.config --markdown` prints it; a test keeps the README in step)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from qa.errors import InvalidSetting
+from core.errors import InvalidSetting
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_COLLECTION = "newsqa"

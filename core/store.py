@@ -24,9 +24,9 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from qa.config import Settings
-from qa.errors import IndexDamaged, IndexMismatch, StoreUnavailable
-from qa.memory import release_freed_memory
+from core.config import Settings
+from core.errors import IndexDamaged, IndexMismatch, StoreUnavailable
+from core.memory import release_freed_memory
 
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 

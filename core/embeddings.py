@@ -1,4 +1,4 @@
-"""The sentence model as a llama-index embedding (loading it: qa.sentence_model)."""
+"""The sentence model as a llama-index embedding (loading it: core.sentence_model)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import PrivateAttr
 
-from qa.sentence_model import PACKAGED_MODEL, encode, load_model, model_label
+from core.sentence_model import PACKAGED_MODEL, encode, load_model, model_label
 
 
 class SentenceEmbedder(BaseEmbedding):

@@ -1,6 +1,6 @@
 """The sentence-embedding model: loaded once from installed files, never fetched from a hub.
 
-Kept apart from the llama-index adapter (qa.embeddings) so that a process that only embeds
+Kept apart from the llama-index adapter (core.embeddings) so that a process that only embeds
 (index.embed_worker) does not import llama-index."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from qa.config import EMBED_BACKENDS
-from qa.errors import InvalidSetting
+from core.config import EMBED_BACKENDS
+from core.errors import InvalidSetting
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -77,7 +77,7 @@ def load_onnx_model(name: str | None, cache_dir: str) -> Any:
     """The int8 ONNX copy of a model, exported into cache_dir the first time."""
     from pathlib import Path
 
-    from qa.onnx_model import OnnxSentenceModel, export_int8
+    from core.onnx_model import OnnxSentenceModel, export_int8
 
     path = Path(resolve_model_path(name))
     if not path.is_dir():

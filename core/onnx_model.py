@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from qa.errors import InvalidSetting
+from core.errors import InvalidSetting
 
 _EXPORT_LOCK = threading.Lock()
 

@@ -21,9 +21,9 @@ from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 from llama_index.core.vector_stores.utils import metadata_dict_to_node
 
-from qa.config import Settings
-from qa.memory import release_freed_memory
-from qa.store import PENDING, Store, commit_step
+from core.config import Settings
+from core.memory import release_freed_memory
+from core.store import PENDING, Store, commit_step
 
 log = logging.getLogger(__name__)
 STAMP = "newsqa_revision.json"
