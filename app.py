@@ -11,6 +11,7 @@ import logging
 import os
 import re
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from core.config import Settings, load_env_file  # noqa: E402
 from core.errors import NewsQAError  # noqa: E402
 from index.library import Library  # noqa: E402
 from index.loaders import SUFFIXES  # noqa: E402
-from qa.engine import Engine  # noqa: E402
+from qa.engine import Engine, parse_range  # noqa: E402
 from qa.models import Answer  # noqa: E402
 
 log = logging.getLogger("newsqa.app")
@@ -45,9 +46,34 @@ CSS = """
 .source-card mark { background: #fff3a3; color: #1f2328; padding: 0 2px; }
 .source-card mark strong.answer { text-decoration: underline; text-underline-offset: 2px; }
 .source-card details { margin-top: 6px; font-size: 0.9em; }
-.abstained { border-left: 4px solid #9a9a9a; padding: 8px 12px;
-  color: var(--body-text-color-subdued); }
+.abstained, .abstained-reply { border-left: 4px solid #6b6b6b; padding: 6px 12px;
+  font-style: italic; }
+.evidence { font-size: 0.8em; border: 1px solid currentColor; border-radius: 10px;
+  padding: 0 6px; cursor: help; }
+.reply-sources { font-size: 0.92em; }
+.reply-sources mark, .source-card mark { background: #fff3a3; color: #1f2328; }
+a.marker { font-weight: 700; text-decoration: none; }
+.field-error { color: #b3261e; font-size: 0.9em; min-height: 0; }
+.dark .field-error { color: #ffb4ab; }
+.example { font-size: 0.85em !important; }
 """
+# Open an article at its quote: when a card's "whole article" opens, scroll its mark into view.
+HEAD = """<script>
+document.addEventListener("toggle", (e) => {
+  const d = e.target;
+  if (d.tagName === "DETAILS" && d.open) {
+    const m = d.querySelector("mark");
+    if (m) m.scrollIntoView({block: "center"});
+  }
+}, true);
+</script>"""
+STRENGTH = {
+    True: ("strong evidence", "The trained reader agrees that the quoted sentence answers the "
+           "question and marked the answer in it."),
+    False: ("weak evidence", "The quoted sentence is the best match found, but the trained reader "
+            "did not confirm that it answers the question: check the quote."),
+}
+MAX_TURNS = 50  # kept in the browser (and exported) per conversation"""
 
 
 # -- rendering (everything from articles is escaped) ---------------------------------------------
@@ -74,12 +100,16 @@ def source_cards(engine: Engine, answer: Answer) -> str:
             context = f"{_esc(before)}<mark>{quote}</mark>{_esc(after)}"
         else:
             context = f"<mark>{quote}</mark>"
-        meta = " · ".join(_esc(x) for x in (c.published, c.article_id) if x)
+        meta = " · ".join(_esc(x) for x in (c.published,) if x)
+        meta += f' <small class="id">{_esc(c.article_id)}</small>'
         if c.also_in:
             meta += " · also in " + ", ".join(_esc(a) for a in c.also_in)
         link = (f' · <a href="{_esc(c.url)}" rel="noopener noreferrer" target="_blank">link</a>'
                 if c.url and c.url.startswith(("http://", "https://")) else "")
-        body = "".join(f"<p>{_esc(p)}</p>" for p in (full.paragraphs if full else []))
+        body = "".join(
+            (f"<p>{_esc(p.partition(c.quote)[0])}<mark>{quote}</mark>"
+             f"{_esc(p.partition(c.quote)[2])}</p>" if p == paragraph and c.quote in p
+             else f"<p>{_esc(p)}</p>") for p in (full.paragraphs if full else []))
         cards.append(
             f'<div class="source-card" data-article="{_esc(c.article_id)}">'
             f'<div><span class="num">[{c.number}]</span><b>{_esc(c.title)}</b></div>'
@@ -93,23 +123,64 @@ def source_cards(engine: Engine, answer: Answer) -> str:
 _MARKER = re.compile(r"\[(\d+)\]")
 
 
-def reply_markdown(answer: Answer) -> str:
-    """The chat bubble: the reply with bold markers, and a one-line source list."""
+def reply_markdown(answer: Answer, turn: int = 0) -> str:
+    """The chat bubble: the short answer first, the quoted sentences with markers that link to
+    their sources, how strong the evidence is, and the sources themselves (title, date, the
+    quote with the answer set off, the id small), so each answer keeps its own sources and a
+    phone shows them right under it. An abstention looks plainly different."""
     if answer.abstained:
-        return f"_{answer.text}_"
+        return f'<div class="abstained-reply">ⓘ {_esc(answer.text)}</div>'
     text = _md_escape(answer.text)
-    text = _MARKER.sub(r"**[\1]**", text)
-    if answer.short_answer:  # the short answer leads the reply: set it in bold
-        lead = _md_escape(answer.short_answer.strip())
-        if text.startswith(lead):
-            text = f"**{lead}**{text[len(lead):]}"
-    sources = "  \n".join(
-        f"**[{c.number}]** {_md_escape(c.title)}"
-        + (f" ({c.published})" if c.published else "") + f" · `{_code(c.article_id)}`"
-        + (f" · also in {', '.join(f'`{_code(a)}`' for a in c.also_in)}" if c.also_in else "")
-        for c in answer.citations
-    )
-    return f"{text}\n\n{sources}"
+    text = _MARKER.sub(lambda m: f'<a class="marker" href="#src-{turn}-{m.group(1)}">'
+                                 f"[{m.group(1)}]</a>", text)
+    lead = ""
+    if answer.short_answer:  # the short answer leads the reply, in bold
+        short = _md_escape(answer.short_answer.strip())
+        if text.startswith(short):
+            text = text[len(short):].lstrip(" —-")
+        lead = f"**{short}**\n\n"
+    label, tip = STRENGTH[answer.short_answer is not None]
+    strength = (f'<span class="evidence" title="{_esc(tip)}">{label}</span>')
+    cards = []
+    for c in answer.citations:
+        quote = _md_escape(c.quote)
+        if c.answer is not None:
+            quote = (f"{_md_escape(c.quote[:c.answer_start])}**{_md_escape(c.answer)}**"
+                     f"{_md_escape(c.quote[c.answer_end:])}")
+        meta = " · ".join(x for x in (_md_escape(c.published or ""),) if x)
+        cards.append(
+            f'<a id="src-{turn}-{c.number}"></a>**[{c.number}]** {_md_escape(c.title)}'
+            + (f" · {meta}" if meta else "")
+            + f" · <small>{_md_escape(c.article_id)}</small>"
+            + (f" · also in {', '.join(_md_escape(a) for a in c.also_in)}" if c.also_in
+               else "")
+            + f"\n> {quote}")
+    sources = "\n\n".join(cards)
+    return f"{lead}{text}\n\n{strength}\n\n**Sources**\n\n{sources}"
+
+
+def conversation_markdown(turns: list[dict]) -> str:
+    """A conversation as Markdown, with each answer's citations and quotes (the export)."""
+    out = [f"# newsqa conversation, exported {time.strftime('%Y-%m-%d %H:%M')}", ""]
+    for k, turn in enumerate(turns, 1):
+        a = turn.get("answer") or {}
+        out += [f"## {k}. {turn.get('question', '')}", "", a.get("text", ""), ""]
+        for c in a.get("citations", []):
+            out += [f"[{c.get('number')}] {c.get('title', '')}"
+                    + (f" ({c['published']})" if c.get("published") else "")
+                    + f" — {c.get('article_id', '')}"
+                    + (f" — {c['url']}" if c.get("url") else ""),
+                    f"> {c.get('quote', '')}", ""]
+    return "\n".join(out)
+
+
+def plain_text(answer: Answer) -> str:
+    """An answer as plain text with numbered sources (what Copy gives)."""
+    lines = [answer.text, ""]
+    for c in answer.citations:
+        lines.append(f"[{c.number}] {c.title}" + (f" ({c.published})" if c.published else "")
+                     + f": \"{c.quote}\"")
+    return "\n".join(lines).strip()
 
 
 def _code(text: str) -> str:
@@ -164,11 +235,28 @@ def guarded(handler):  # noqa: ANN001, ANN201
 
 # -- the page --------------------------------------------------------------------------------
 def build_app(engine: Engine) -> gr.Blocks:
+    def export_file(turns: list[dict]) -> str | None:
+        if not turns:
+            return None
+        folder = Path(tempfile.mkdtemp(prefix="newsqa-export-"))
+        path = folder / "newsqa-conversation.md"
+        path.write_text(conversation_markdown(turns), encoding="utf-8")
+        return str(path)
+
     @guarded
-    def respond(message: str, history: list[dict], since: str = "", until: str = ""):
+    def respond(message: str, history: list[dict], since: str = "", until: str = "",
+                saved: dict | None = None):
+        """Outputs: question box, conversation, sources, the question's and the dates' error
+        lines, the browser copy of the conversation, the export file. An error goes under the
+        field it is about, and the question stays in its box."""
+        keep = gr.update()
         message = message.strip() if isinstance(message, str) else ""
         if not message:
-            raise gr.Error("Type a question about the articles first.")
+            return keep, keep, keep, "Type a question about the articles first.", "", keep, keep
+        try:
+            parse_range(_text(since) or None, _text(until) or None)
+        except NewsQAError as e:
+            return keep, keep, keep, "", str(e), keep, keep
         history = history if isinstance(history, list) else []
         prior = [{"role": m.get("role"), "content": m.get("content")} for m in history
                  if isinstance(m, dict)]
@@ -176,12 +264,30 @@ def build_app(engine: Engine) -> gr.Blocks:
             answer = engine.ask(message, history=prior, since=_text(since) or None,
                                 until=_text(until) or None)
         except NewsQAError as e:
-            raise gr.Error(str(e)) from None
-        history = list(history or []) + [
+            return keep, keep, keep, str(e), "", keep, keep
+        turn = len(history) // 2
+        history = list(history) + [
             {"role": "user", "content": message},
-            {"role": "assistant", "content": reply_markdown(answer)},
+            {"role": "assistant", "content": reply_markdown(answer, turn)},
         ]
-        return "", history, source_cards(engine, answer)
+        turns = (list((saved or {}).get("turns") or []) + [
+            {"question": message, "answer": answer.to_dict()}])[-MAX_TURNS:]
+        saved = {"history": history[-2 * MAX_TURNS:], "turns": turns}
+        return ("", history, source_cards(engine, answer), "", "", saved,
+                gr.update(value=export_file(turns), interactive=True))
+
+    def restore(saved: dict | None):
+        """The conversation kept in this browser, shown again after a reload."""
+        saved = saved if isinstance(saved, dict) else {}
+        history = [m for m in saved.get("history") or [] if isinstance(m, dict)
+                   and m.get("role") in ("user", "assistant") and isinstance(m.get("content"), str)]
+        turns = [t for t in saved.get("turns") or [] if isinstance(t, dict)]
+        path = export_file(turns)
+        return history, gr.update(value=path, interactive=path is not None)
+
+    def new_conversation():
+        return ([], "<p>Sources of the latest answer show here.</p>", "", "",
+                {"history": [], "turns": []}, gr.update(value=None, interactive=False))
 
     @guarded
     def ask_api(question: str, since: str | None = None, until: str | None = None) -> dict:
@@ -229,24 +335,34 @@ def build_app(engine: Engine) -> gr.Blocks:
         with gr.Tab("Ask"):
             with gr.Row():
                 with gr.Column(scale=3):
-                    chatbot = gr.Chatbot(label="Conversation", height=460, elem_id="chat",
+                    chatbot = gr.Chatbot(label="Conversation", height=520, elem_id="chat",
                                          feedback_options=None, buttons=["copy"])
                     with gr.Row():
-                        box = gr.Textbox(placeholder="Ask about the articles…", show_label=False,
-                                         scale=5, elem_id="question", max_length=2000,
-                                         submit_btn=False)
+                        box = gr.Textbox(placeholder="Ask about the articles…",
+                                         label="Your question", show_label=False, scale=5,
+                                         elem_id="question", autofocus=True, submit_btn=False)
                         send = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
+                    question_error = gr.Markdown(elem_id="question-error",
+                                                 elem_classes=["field-error"])
                     with gr.Row():
-                        since = gr.Textbox(label="Published from (YYYY-MM-DD)", scale=1,
-                                           elem_id="since", max_length=10)
-                        until = gr.Textbox(label="Published until (YYYY-MM-DD)", scale=1,
-                                           elem_id="until", max_length=10)
-                    clear = gr.Button("Clear chat", elem_id="clear")
-                    gr.Examples(EXAMPLES, inputs=box, label="Try")
+                        since = gr.DateTime(label="Published from", include_time=False,
+                                            type="string", elem_id="since", scale=1)
+                        until = gr.DateTime(label="Published until", include_time=False,
+                                            type="string", elem_id="until", scale=1)
+                    date_error = gr.Markdown(elem_id="date-error", elem_classes=["field-error"])
+                    with gr.Row():
+                        clear = gr.Button("New conversation", elem_id="clear", scale=1)
+                        export = gr.DownloadButton("Export conversation (.md)", value=None,
+                                                   elem_id="export", interactive=False, scale=1)
+                    gr.Markdown("Try:")
+                    with gr.Row():
+                        examples = [gr.Button(q, size="sm", elem_classes=["example"])
+                                    for q in EXAMPLES]
                 with gr.Column(scale=2):
-                    gr.Markdown("### Sources")
+                    gr.Markdown("### Sources of the latest answer")
                     sources = gr.HTML("<p>Sources of the latest answer show here.</p>",
                                       elem_id="sources")
+            saved = gr.BrowserState({"history": [], "turns": []}, storage_key="newsqa-chat")
         with gr.Tab("Articles"):
             with gr.Row():
                 query = gr.Textbox(label="Search titles and ids", elem_id="article-search",
@@ -267,11 +383,17 @@ def build_app(engine: Engine) -> gr.Blocks:
                 remove = gr.Button("Delete article", variant="stop", elem_id="delete",
                                    scale=1)
 
-        inputs = [box, chatbot, since, until]
-        box.submit(respond, inputs, [box, chatbot, sources], api_visibility="private")
-        send.click(respond, inputs, [box, chatbot, sources], api_visibility="private")
-        clear.click(lambda: ([], "<p>Sources of the latest answer show here.</p>"), None,
-                    [chatbot, sources], api_visibility="private")
+        inputs = [box, chatbot, since, until, saved]
+        outputs = [box, chatbot, sources, question_error, date_error, saved, export]
+        box.submit(respond, inputs, outputs, api_visibility="private")
+        send.click(respond, inputs, outputs, api_visibility="private")
+        for button, q in zip(examples, EXAMPLES, strict=True):  # an example asks at once
+            button.click(lambda q=q: q, None, box, api_visibility="private").then(
+                respond, inputs, outputs, api_visibility="private")
+        reset = [chatbot, sources, question_error, date_error, saved, export]
+        clear.click(new_conversation, None, reset, api_visibility="private")
+        chatbot.clear(new_conversation, None, reset, api_visibility="private")
+        demo.load(restore, saved, [chatbot, export], api_visibility="private")
         add.click(upload, [files, query], [status, table, caption, files],
                   api_visibility="private")
         for event in (query.submit, page.submit, page.change):
@@ -336,7 +458,8 @@ def server_app(demo: gr.Blocks, settings: Settings, auth):  # noqa: ANN001, ANN2
 
     outer = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
     outer.middleware("http")(LoginBackoff(settings.login_delay))
-    return gr.mount_gradio_app(outer, demo, path="/", auth=auth, css=CSS, footer_links=[],
+    return gr.mount_gradio_app(outer, demo, path="/", auth=auth, css=CSS, head=HEAD,
+                               footer_links=[],
                                show_error=False, max_file_size=f"{settings.max_upload_mb}mb",
                                server_name=settings.host, server_port=settings.port)
 

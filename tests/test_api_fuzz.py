@@ -114,11 +114,11 @@ def test_the_ask_api_answers_or_says_plainly_what_is_wrong(served, question, sin
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                   HealthCheck.function_scoped_fixture])
-@given(message=ANY, history=HISTORY, since=ANY, until=ANY)
+@given(message=ANY, history=HISTORY, since=ANY, until=ANY, saved=ANY)
 def test_the_chat_handler_answers_or_says_plainly_what_is_wrong(served, message, history,
-                                                                since, until):
+                                                                since, until, saved):
     client, chat = served
-    assert_plain(*call_chat(client, chat, [message, history, since, until]))
+    assert_plain(*call_chat(client, chat, [message, history, since, until, saved]))
 
 
 def test_after_all_that_the_api_still_answers(served):
@@ -127,5 +127,5 @@ def test_after_all_that_the_api_still_answers(served):
                                       None, None])
     assert kind == "complete" and "Wiesbaden" in payload
     kind, payload = call_chat(client, chat, ["Where will the NATO command for Ukraine be headquartered?",
-                                             [], None, None])
+                                             [], None, None, None])
     assert kind == "complete" and "Wiesbaden" in payload

@@ -4,11 +4,13 @@ and Debian's chromium driven by playwright."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
@@ -120,7 +122,7 @@ def test_browser_ask_follow_up_upload_and_screenshot(app_url, tmp_path, capsys):
         card = page.locator(f'#sources .source-card[data-article="{WIESBADEN_ID}"]')
         expect(card).to_be_visible()
         elapsed = time.perf_counter() - started
-        expect(card.locator("mark")).to_contain_text("Wiesbaden")
+        expect(card.locator(".quote mark")).to_contain_text("Wiesbaden")
         expect(card.locator(".num")).to_have_text("[1]")
         card.locator("summary").click()
         expect(card.locator("details")).to_contain_text("Enhanced Long-Term Support")
@@ -128,7 +130,7 @@ def test_browser_ask_follow_up_upload_and_screenshot(app_url, tmp_path, capsys):
         question.fill("How many people will it involve?")
         question.press("Enter")
         expect(chat).to_contain_text("700", timeout=60_000)
-        expect(page.locator("#sources mark")).to_contain_text("700")
+        expect(page.locator("#sources .quote mark")).to_contain_text("700")
         shot = tmp_path / "chat.png"
         page.screenshot(path=str(shot), full_page=True)
         if os.environ.get("NEWSQA_SCREENSHOT"):
@@ -275,3 +277,115 @@ def test_auth_in_the_working_folders_env_file_locks_the_page(tmp_path, seed_engi
     finally:
         stop(proc)
         log.close()
+
+
+CONTRAST_JS = """(el) => {
+  const rgb = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
+  let bg = null, node = el;
+  while (node && node.nodeType === 1) {
+    const c = rgb(getComputedStyle(node).backgroundColor);
+    if (c.length >= 3 && (c.length < 4 || c[3] > 0.5)) { bg = c; break; }
+    node = node.parentElement;
+  }
+  return [rgb(getComputedStyle(el).color), bg || [255, 255, 255]];
+}"""
+
+
+def _contrast(fg, bg) -> float:
+    def lum(c):
+        ch = [x / 255 for x in c[:3]]
+        ch = [x / 12.92 if x <= 0.04045 else ((x + 0.055) / 1.055) ** 2.4 for x in ch]
+        return 0.2126 * ch[0] + 0.7152 * ch[1] + 0.0722 * ch[2]
+    a, b = sorted((lum(fg), lum(bg)), reverse=True)
+    return (a + 0.05) / (b + 0.05)
+
+
+@pytest.mark.e2e
+def test_the_page_a_journalist_trusts(app_url, tmp_path):
+    """Answer first with its own sources and linked markers, evidence strength, errors under
+    their fields, a conversation that survives a reload and exports as Markdown, examples that
+    ask, a focused and named question box, readable highlights in light and dark, and the
+    sources right under the answer on a phone."""
+    from playwright.sync_api import expect, sync_playwright
+
+    url = app_url[0]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        context = browser.new_context(viewport={"width": 1400, "height": 1000},
+                                      accept_downloads=True)
+        page = context.new_page()
+        page.goto(url)
+        question = page.get_by_role("textbox", name="Your question")
+        expect(question).to_be_focused(timeout=30_000)
+        chat = page.locator("#chat")
+
+        page.get_by_role("button", name=SEED_QUESTION).click()  # an example asks at once
+        expect(chat).to_contain_text("Wiesbaden", timeout=60_000)
+        marker = chat.locator('a.marker[href="#src-0-1"]')
+        expect(marker).to_have_count(1)
+        expect(chat.locator('[id="src-0-1"]')).to_have_count(1)
+        strength = chat.locator(".evidence").first
+        expect(strength).to_have_text(re.compile("(strong|weak) evidence"))
+        assert "reader" in strength.get_attribute("title")
+        marker.click()
+        assert len(context.pages) == 1  # the marker jumps to its source, on this page
+        card = page.locator(f'#sources .source-card[data-article="{WIESBADEN_ID}"]')
+        card.locator("summary").click()
+        expect(card.locator("details mark")).to_be_in_viewport()
+
+        # errors stay under their fields; nothing covers the conversation
+        page.locator("#since input").first.fill("2024-13-45")
+        question.fill("How many personnel will the operation involve?")
+        question.press("Enter")
+        expect(page.locator("#date-error")).to_contain_text("is not a date", timeout=30_000)
+        expect(page.locator(".toast-body")).to_have_count(0)
+        expect(question).to_have_value("How many personnel will the operation involve?")
+        page.locator("#since input").first.fill("")
+        long = "why " * 600
+        question.fill(long)
+        question.press("Enter")
+        expect(page.locator("#question-error")).to_contain_text("the limit is 2000",
+                                                                timeout=30_000)
+        expect(question).to_have_value(long)  # refused, not cut
+        assert chat.locator(".message").count() >= 2
+
+        # the conversation survives a reload and exports with its citations and quotes
+        page.reload()
+        expect(page.locator("#chat")).to_contain_text("Wiesbaden", timeout=30_000)
+        with page.expect_download() as got:
+            page.locator("#export").click()
+        exported = Path(got.value.path()).read_text(encoding="utf-8")
+        assert SEED_QUESTION in exported and "[1]" in exported and "\n> " in exported
+        assert "Wiesbaden" in exported
+
+        # readable highlight and text, light and dark
+        for scheme in ("light", "dark"):
+            page.emulate_media(color_scheme=scheme)
+            page.goto(url + ("?__theme=dark" if scheme == "dark" else ""))
+            expect(page.locator("#chat")).to_contain_text("Wiesbaden", timeout=30_000)
+            for selector in ("#chat .message p", "#chat .reply-sources, #chat blockquote"):
+                el = page.locator(selector).first
+                if el.count():
+                    fg, bg = el.evaluate(CONTRAST_JS)
+                    assert _contrast(fg, bg) >= 4.5, (scheme, selector, fg, bg)
+
+        # one clear action: the conversation, its sources and its browser copy go together
+        page.locator("#clear").click()
+        expect(page.locator("#chat .message")).to_have_count(0)
+        page.reload()
+        page.wait_for_timeout(1500)
+        expect(page.locator("#chat .message")).to_have_count(0)
+
+        # on a phone the sources sit right under the answer
+        phone = browser.new_page(viewport={"width": 390, "height": 844})
+        phone.goto(url)
+        phone.get_by_role("button", name=SEED_QUESTION).click()
+        expect(phone.locator("#chat")).to_contain_text("Wiesbaden", timeout=60_000)
+        top = phone.locator('#chat a.marker').first.bounding_box()["y"]
+        src = phone.locator('#chat [id="src-0-1"]').bounding_box()
+        below = phone.locator("#chat blockquote").first.bounding_box()["y"]
+        assert 0 < below - top < 600, (top, below, src)
+        browser.close()
