@@ -174,15 +174,6 @@ def conversation_markdown(turns: list[dict]) -> str:
     return "\n".join(out)
 
 
-def plain_text(answer: Answer) -> str:
-    """An answer as plain text with numbered sources (what Copy gives)."""
-    lines = [answer.text, ""]
-    for c in answer.citations:
-        lines.append(f"[{c.number}] {c.title}" + (f" ({c.published})" if c.published else "")
-                     + f": \"{c.quote}\"")
-    return "\n".join(lines).strip()
-
-
 def _code(text: str) -> str:
     """Text for inside a markdown code span (a backtick would end it)."""
     return text.replace("`", "'")
@@ -317,6 +308,20 @@ def build_app(engine: Engine) -> gr.Blocks:
         return rows, caption
 
     @guarded
+    def replace_article(article_id: str, file, query: str):  # noqa: ANN001 - gradio's file
+        article_id = _text(article_id)
+        if not article_id or not file:
+            return ("Type the id of the article to replace and choose the file with its new "
+                    "text.", *articles_page(library, query), None)
+        path = file if isinstance(file, str) else file.name
+        try:
+            report = library.replace(article_id, path, Path(path).name)
+            note = "\n".join(f"- {_md_escape(line)}" for line in report.lines())
+        except NewsQAError as e:
+            note = f"Not replaced: {_md_escape(str(e))}"
+        return note, *articles_page(library, query), None
+
+    @guarded
     def delete(article_id: str, query: str):
         article_id = _text(article_id)
         if not article_id:
@@ -382,6 +387,15 @@ def build_app(engine: Engine) -> gr.Blocks:
                                     scale=3, max_length=300)
                 remove = gr.Button("Delete article", variant="stop", elem_id="delete",
                                    scale=1)
+            with gr.Accordion("Replace an article's text (the previous file is kept)",
+                              open=False):
+                with gr.Row():
+                    replaced = gr.Textbox(label="Id of the article to replace",
+                                          elem_id="replace-id", scale=2, max_length=300)
+                    new_text = gr.File(label="Its new text", file_count="single",
+                                       file_types=list(SUFFIXES), elem_id="replace-file",
+                                       scale=2)
+                    swap = gr.Button("Replace article", elem_id="replace", scale=1)
 
         inputs = [box, chatbot, since, until, saved]
         outputs = [box, chatbot, sources, question_error, date_error, saved, export]
@@ -400,6 +414,8 @@ def build_app(engine: Engine) -> gr.Blocks:
             event(show_page, [query, page], [table, caption], api_visibility="private")
         remove.click(delete, [doomed, query], [status, table, caption],
                      api_visibility="private")
+        swap.click(replace_article, [replaced, new_text, query],
+                   [status, table, caption, new_text], api_visibility="private")
         demo.load(show_page, [query, page], [table, caption], api_visibility="private")
         gr.api(ask_api, api_name="ask")
     return demo

@@ -203,14 +203,15 @@ def bench_rebuild(args) -> dict:  # noqa: ANN001
     from index.pipeline import ingest
     from qa.engine import Engine
 
-    work = Path(tempfile.mkdtemp(prefix="newsqa-rebuild-"))
+    work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="newsqa-rebuild-"))
     try:
         records, planted = make_corpus(args.articles, seed=11)
-        write_jsonl(records, work / "articles")
         settings = Settings(articles_dir=str(work / "articles"), index_dir=str(work / "index"),
                             embed_backend="onnx-int8")
         started = time.perf_counter()
-        ingest(None, settings=settings, progress=sys.stderr.isatty())
+        if not (work / "index").exists():  # --work keeps an index for the next run
+            write_jsonl(records, work / "articles")
+            ingest(None, settings=settings, progress=sys.stderr.isatty())
         ingest_s = time.perf_counter() - started
         engine = Engine(settings, auto_index=False)
         questions = [p.question for p in planted[:200]]
@@ -247,7 +248,8 @@ def bench_rebuild(args) -> dict:  # noqa: ANN001
                 "rebuilds_meanwhile": len(built),
                 "rebuild_s_median": round(sorted(built)[len(built) // 2], 2) if built else None}
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if not args.work:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -258,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clients", type=int, default=16)
     ap.add_argument("--every", type=float, default=8)
     ap.add_argument("--articles", type=int, default=10_000)
+    ap.add_argument("--work", help="rebuild: keep the corpus and index here (reused if there)")
     args = ap.parse_args(argv)
     result = bench_uploads(args) if args.kind == "uploads" else bench_rebuild(args)
     OUT.mkdir(exist_ok=True)

@@ -111,7 +111,7 @@ class Engine:
         Built outside any lock that answers wait on."""
         revision = self.store.revision()
         keyword = KeywordIndex.load_or_build(self.store, cache_dir_for(self.settings),
-                                             self.top_k)
+                                             self.top_k, settings=self.settings)
         answerer = Answerer(keyword, self.weights)
         return Snapshot(keyword.revision if keyword else revision, keyword,
                         HybridRetriever(self.store, keyword, self.top_k), answerer,

@@ -269,8 +269,9 @@ def test_auth_in_the_working_folders_env_file_locks_the_page(tmp_path, seed_engi
                 break
             except OSError:
                 time.sleep(0.5)
-        with pytest.raises(Exception):  # noqa: B017 - gradio_client raises its own kinds
-            Client(url, verbose=False).predict(SEED_QUESTION, api_name="/ask")
+        import httpx
+
+        assert httpx.get(f"{url}gradio_api/info", timeout=30).status_code == 401  # locked
         result = Client(url, auth=("editor", "s3cret-word"), verbose=False).predict(
             SEED_QUESTION, api_name="/ask")
         assert "Wiesbaden" in result["text"]
@@ -378,6 +379,18 @@ def test_the_page_a_journalist_trusts(app_url, tmp_path):
         page.reload()
         page.wait_for_timeout(1500)
         expect(page.locator("#chat .message")).to_have_count(0)
+
+        # the Articles tab: searched on the server, and a delete that names what went wrong
+        page.get_by_role("tab", name="Articles").click()
+        page.locator("#article-search textarea, #article-search input").first.fill("zorvik")
+        page.locator("#article-search textarea, #article-search input").first.press("Enter")
+        expect(page.locator("#articles-caption")).to_contain_text("1 article matching",
+                                                                  timeout=30_000)
+        expect(page.locator("#articles")).to_contain_text("Zorvik Budget Vote")
+        page.locator("#delete-id textarea, #delete-id input").first.fill("no-such-article")
+        page.locator("#delete").click()
+        expect(page.locator("#upload-status")).to_contain_text("no article with id",
+                                                               timeout=30_000)
 
         # on a phone the sources sit right under the answer
         phone = browser.new_page(viewport={"width": 390, "height": 844})

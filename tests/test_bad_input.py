@@ -58,10 +58,12 @@ def test_a_hundred_thousand_characters_is_refused(seed_engine):
 
 
 @pytest.mark.parametrize("prompt", PROMPTS)
-def test_prompt_like_text_gets_no_special_treatment(seed_engine, prompt):
+def test_prompt_like_text_is_just_a_question(seed_engine, prompt):
+    """No model follows instructions here: text that reads like one is asked like any other
+    question, and what comes back is an abstention or the articles' own words."""
     answer = seed_engine.ask(prompt)
     _check(answer)
-    assert "42" not in answer.text and "API key" not in answer.text
+    assert answer.abstained or all(c.quote in answer.text for c in answer.citations)
 
 
 def test_a_bad_batch_skips_each_bad_file_and_keeps_what_was_indexed(make_engine, tmp_path,

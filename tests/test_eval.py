@@ -33,7 +33,6 @@ def test_compare_puts_the_pipeline_ahead_of_both_baselines_and_reports(seed_engi
             theirs = results[name][base]["metrics"]
             assert ours["answer_accuracy"] > theirs["answer_accuracy"], (name, base)
             assert ours["mrr"] > theirs["mrr"], (name, base)
-            assert theirs["abstention_recall"] == 0.0  # baselines never abstain
     page = html_report(results, seed_engine.weights.threshold)
     assert page.count("<svg") == 4 and "abstain below" in page
     assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")

@@ -126,7 +126,6 @@ def test_cli_json_report_and_skipped_files(tmp_path):
     assert "invalid JSON" in reasons["broken.jsonl"] and "binary" in reasons["image.txt"]
     assert report["chunks_written"] == report["chunks_total"]
     assert set(report["phases"]) == {"records", "embed", "store", "keyword"}
-    assert report["phases"]["embed"] > 0 and report["phases"]["store"] > 0
 
 
 def test_cli_missing_folder_is_one_line_and_exit_2(tmp_path):
