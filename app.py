@@ -40,10 +40,10 @@ EXAMPLES = [
 CSS = """
 .source-card { border: 1px solid var(--border-color-primary); border-radius: 8px;
   padding: 10px 12px; margin-bottom: 10px; }
-.source-card .num { display: inline-block; min-width: 1.8em; font-weight: 700;
-  color: var(--color-accent); }
+.source-card .num { display: inline-block; min-width: 1.8em; font-weight: 700; }
 .source-card .meta { color: var(--body-text-color-subdued); font-size: 0.85em; }
 .source-card mark { background: #fff3a3; color: #1f2328; padding: 0 2px; }
+.source-card mark *, .reply-sources mark * { color: #1f2328 !important; }
 .source-card mark strong.answer { text-decoration: underline; text-underline-offset: 2px; }
 .source-card details { margin-top: 6px; font-size: 0.9em; }
 .abstained, .abstained-reply { border-left: 4px solid #6b6b6b; padding: 6px 12px;
@@ -56,9 +56,20 @@ a.marker { font-weight: 700; text-decoration: none; }
 .field-error { color: #b3261e; font-size: 0.9em; min-height: 0; }
 .dark .field-error { color: #ffb4ab; }
 .example { font-size: 0.85em !important; }
+/* AA contrast for white text on the action buttons (gradio's orange and red are 2.8:1) */
+button.primary, #ask { background: #c2410c !important; border-color: #c2410c !important;
+  color: #ffffff !important; }
+button.stop, #delete { background: #b91c1c !important; border-color: #b91c1c !important;
+  color: #ffffff !important; }
 """
 # Open an article at its quote: when a card's "whole article" opens, scroll its mark into view.
 HEAD = """<script>
+// gradio's date pickers have an unnamed calendar button: name it for screen readers
+new MutationObserver(() => {
+  for (const b of document.querySelectorAll("button.calendar:not([aria-label])")) {
+    b.setAttribute("aria-label", "Choose a date");
+  }
+}).observe(document.documentElement, {childList: true, subtree: true});
 document.addEventListener("toggle", (e) => {
   const d = e.target;
   if (d.tagName === "DETAILS" && d.open) {

@@ -362,11 +362,18 @@ def test_the_page_a_journalist_trusts(app_url, tmp_path):
         assert SEED_QUESTION in exported and "[1]" in exported and "\n> " in exported
         assert "Wiesbaden" in exported
 
-        # readable highlight and text, light and dark
+        # readable highlight and text, light and dark; axe finds no WCAG 2 A/AA violation
+        from axe_playwright_python.sync_playwright import Axe
+
         for scheme in ("light", "dark"):
             page.emulate_media(color_scheme=scheme)
             page.goto(url + ("?__theme=dark" if scheme == "dark" else ""))
             expect(page.locator("#chat")).to_contain_text("Wiesbaden", timeout=30_000)
+            found = Axe().run(page, options={"runOnly": {"type": "tag",
+                                                         "values": ["wcag2a", "wcag2aa"]}})
+            violations = [(v["id"], v["nodes"][0]["target"])
+                          for v in found.response["violations"]]
+            assert violations == [], (scheme, violations)
             for selector in ("#chat .message p", "#chat .reply-sources, #chat blockquote"):
                 el = page.locator(selector).first
                 if el.count():
