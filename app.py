@@ -111,7 +111,7 @@ def source_cards(engine: Engine, answer: Answer) -> str:
             context = f"{_esc(before)}<mark>{quote}</mark>{_esc(after)}"
         else:
             context = f"<mark>{quote}</mark>"
-        meta = " · ".join(_esc(x) for x in (c.published,) if x)
+        meta = " · ".join(_esc(x) for x in (c.source, c.published) if x)
         meta += f' <small class="id">{_esc(c.article_id)}</small>'
         if c.also_in:
             meta += " · also in " + ", ".join(_esc(a) for a in c.also_in)
@@ -158,7 +158,7 @@ def reply_markdown(answer: Answer, turn: int = 0) -> str:
         if c.answer is not None:
             quote = (f"{_md_escape(c.quote[:c.answer_start])}**{_md_escape(c.answer)}**"
                      f"{_md_escape(c.quote[c.answer_end:])}")
-        meta = " · ".join(x for x in (_md_escape(c.published or ""),) if x)
+        meta = " · ".join(_md_escape(x) for x in (c.source, c.published) if x)
         cards.append(
             f'<a id="src-{turn}-{c.number}"></a>**[{c.number}]** {_md_escape(c.title)}'
             + (f" · {meta}" if meta else "")

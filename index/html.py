@@ -17,6 +17,7 @@ class HtmlPage:
     url: str | None
     published: str | None
     blocks: list[str]
+    source: str | None = None  # the outlet (og:site_name)
 
 
 def _meta(soup, names: tuple[str, ...]) -> str | None:
@@ -60,4 +61,5 @@ def extract_html(html: str) -> HtmlPage:
     if not blocks:
         text = root.get_text("\n", strip=True)
         blocks = [line for line in text.split("\n") if line.strip()]
-    return HtmlPage(title or None, url, published, blocks)
+    source = _meta(soup, ("og:site_name", "application-name", "publisher"))
+    return HtmlPage(title or None, url, published, blocks, source)

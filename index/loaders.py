@@ -130,7 +130,7 @@ def _load_html(path: Path, text: str) -> Iterator[Article | Skip]:
     page = extract_html(text)
     clean = clean_text("\n".join(page.blocks))
     yield build_article(path.stem, clean, str(path), title=page.title, url=page.url,
-                        published=page.published)
+                        published=page.published, source=page.source)
 
 
 def _record_to_article(record: Any, fallback_id: str, path: Path, where: str) -> Article | Skip:

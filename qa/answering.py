@@ -244,7 +244,8 @@ def cite(n: int, group: list[Evidence], score: float,
     also = tuple(copies(group)) if copies else ()
     return part, Citation(number=n, article_id=group[0].article_id, title=m.get("title", ""),
                           quote=quote, url=m.get("url"), published=date, score=round(score, 4),
-                          also_in=also, answer_start=start, answer_end=end)
+                          also_in=also, answer_start=start, answer_end=end,
+                          source=m.get("source"))
 
 
 def _overlaps(a: Evidence, group: list[Evidence]) -> bool:

@@ -19,6 +19,7 @@ class Citation:
     # the short answer inside `quote`: quote[answer_start:answer_end], when the reader marked one
     answer_start: int | None = None
     answer_end: int | None = None
+    source: str | None = None  # the outlet, when the article says (JSON `source`, site name)
 
     @property
     def answer(self) -> str | None:

@@ -323,6 +323,15 @@ def test_the_page_a_journalist_trusts(app_url, tmp_path):
         expect(question).to_be_focused(timeout=30_000)
         chat = page.locator("#chat")
 
+        # by keyboard alone: type, Tab to Ask, Enter
+        page.keyboard.type("Who is the alliance's deputy supreme allied commander?")
+        page.keyboard.press("Tab")
+        expect(page.locator("#ask")).to_be_focused()
+        page.keyboard.press("Enter")
+        expect(chat).to_contain_text("Stringer", timeout=60_000)
+        page.locator("#clear").click()
+        expect(page.locator("#chat .message")).to_have_count(0)
+
         page.get_by_role("button", name=SEED_QUESTION).click()  # an example asks at once
         expect(chat).to_contain_text("Wiesbaden", timeout=60_000)
         marker = chat.locator('a.marker[href="#src-0-1"]')

@@ -110,3 +110,15 @@ def test_only_web_urls_are_kept(tmp_path):
                                                     "javascript:alert(1)",
                                                     "file:///etc/passwd"])) + "\n")
     assert [a.url for a in load_file(f)] == ["https://example.org/a", None, None]
+
+
+def test_an_html_page_names_its_outlet(tmp_path):
+    from index.loaders import load_file
+
+    f = tmp_path / "page.html"
+    f.write_text('<html><head><meta property="og:site_name" content="Harbour Post">'
+                 '<meta property="og:title" content="Cranes return"></head><body><article>'
+                 "<p>The port reopened its two cranes on Tuesday after nine weeks.</p>"
+                 "</article></body></html>")
+    (article,) = load_file(f)
+    assert article.source == "Harbour Post" and article.title == "Cranes return"
