@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.keyword import chunk_node
+from core.records import complete_version
 from core.store import Store
 
 
@@ -55,13 +56,7 @@ def article_text(store: Store, article_id: str) -> ArticleText | None:
         return None
     rows = [(meta, chunk_node(cid, doc, meta).get_content())
             for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)]
-    by_hash: dict[str, list] = {}
-    for meta, doc in rows:
-        by_hash.setdefault(meta.get("content_hash", ""), []).append((meta, doc))
-    # mid-update two versions may be stored: show a complete one
-    rows = max(by_hash.values(),
-               key=lambda rs: len(rs) == int(rs[0][0].get("n_chunks", -1)))
-    rows.sort(key=lambda r: int(r[0].get("chunk_index", 0)))
+    rows = complete_version(rows)  # mid-update two versions may be stored
     m = rows[0][0]
     info = ArticleInfo(article_id, m.get("title", ""), m.get("published"), m.get("url"),
                        len(rows), m.get("path", ""))

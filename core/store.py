@@ -1,4 +1,5 @@
 """The Chroma store: an embedded folder by default, a `chroma run` server when QA_CHROMA_URL is set.
+The only module that speaks to Chroma; the record format itself is core.records'.
 
 One collection holds the index, one record per chunk: its embedding (the mean of its sentences'),
 the article's metadata, its text inside llama-index's `_node_content` (where plain llama-index reads
@@ -12,7 +13,6 @@ that built the index.
 
 from __future__ import annotations
 
-import base64
 import os
 import signal
 import uuid
@@ -21,8 +21,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
-
-import numpy as np
 
 from core.config import Settings
 from core.errors import IndexDamaged, IndexMismatch, StoreUnavailable
@@ -49,23 +47,6 @@ def commit_step(name: str) -> None:
     """A named step of a write sequence (see KILL_AT)."""
     if os.environ.get(KILL_AT) == name:
         os.kill(os.getpid(), signal.SIGKILL)
-
-
-def pack_vectors(vectors: np.ndarray) -> str:
-    """Sentence vectors as a metadata string (float16, base64): 1 KB a sentence of 384 dims."""
-    return base64.b64encode(np.ascontiguousarray(vectors, dtype=np.float16).tobytes()).decode()
-
-
-def unpack_vectors(packed: str, n: int) -> np.ndarray:
-    """The n float32 rows pack_vectors wrote."""
-    flat = np.frombuffer(base64.b64decode(packed), dtype=np.float16)
-    return flat.reshape(n, -1).astype(np.float32)
-
-
-def sentence_vectors(chunk_meta: dict) -> np.ndarray:
-    """The vectors of a chunk record's sentences, one row each, in order."""
-    n = int(chunk_meta["sent_end"]) - int(chunk_meta["sent_start"])
-    return unpack_vectors(chunk_meta["sent_vecs"], n)
 
 
 def collection_metadata(model_label: str) -> dict:

@@ -26,12 +26,11 @@ import numpy as np
 from core.config import Settings
 from core.errors import IndexDamaged, IndexMismatch
 from core.keyword import STAMP, cache_dir_for
+from core.records import REQUIRED, sentence_vectors
 from core.sentence_model import model_label
-from core.store import Store, sentence_vectors
+from core.store import Store
 from index.loaders import load_articles
 
-REQUIRED = ("article_id", "content_hash", "n_chunks", "chunk_index", "sent_start", "sent_end",
-            "sent_spans", "sent_vecs", "_node_content")
 PROBES = 64  # chunks looked up by their own vectors
 RESET, INGEST = "python -m index --reset", "python -m index --prune"
 

@@ -31,8 +31,8 @@ from core.dates import day_number
 from core.embeddings import SentenceEmbedder
 from core.keyword import KeywordIndex, cache_dir_for
 from core.memory import release_freed_memory
-from core.records import chunk_record_id
-from core.store import Store, commit_step, move_aside, pack_vectors, probe_damage
+from core.records import StoredArticle, chunk_record_id, pack_vectors, sentence_fields
+from core.store import Store, commit_step, move_aside, probe_damage
 from index.chunking import Chunk, Sentence
 from index.embed_worker import IngestEmbedding
 from index.loaders import Article, load_articles
@@ -91,17 +91,6 @@ def sentence_embed_text(article: Article, sentence: Sentence) -> str:
     return f"{context}. {sentence.text}" if context else sentence.text
 
 
-def sentence_spans(chunk: Chunk) -> str:
-    """Where each sentence of a chunk lies in its text, as "start:end,start:end,...". A
-    sentence has no record of its own: its quote is cut from its chunk's text."""
-    spans, at = [], 0
-    for s in chunk.sentences:
-        start = chunk.text.index(s.text, at)
-        at = start + len(s.text)
-        spans.append(f"{start}:{at}")
-    return ",".join(spans)
-
-
 class Records(NamedTuple):
     """What ingest writes for some articles: one record per chunk, and the sentence texts the
     model embeds, with the position (in chunk_ids) of the chunk each belongs to."""
@@ -151,9 +140,9 @@ def chunk_records(article: Article, story_id: str | None = None,
         meta = dict(base, chunk_index=chunk.index, sent_start=chunk.sentences[0].index,
                     sent_end=chunk.sentences[-1].index + 1,
                     n_sentences=n_sentences,  # the story size a later copy is held to
-                    sent_spans=sentence_spans(chunk),
-                    sent_paras=",".join(str(s.paragraph) for s in chunk.sentences),
-                    sent_hashes=",".join(sentence_hash(s.text) for s in chunk.sentences))
+                    **sentence_fields(chunk.text, [s.text for s in chunk.sentences],
+                                      [s.paragraph for s in chunk.sentences],
+                                      [sentence_hash(s.text) for s in chunk.sentences]))
         hidden = [k for k in meta if k != "title"]
         node = TextNode(id_=cid, text=chunk.text, metadata=meta,
                         excluded_embed_metadata_keys=hidden, excluded_llm_metadata_keys=hidden)
@@ -167,28 +156,13 @@ def chunk_records(article: Article, story_id: str | None = None,
     return records
 
 
-@dataclass
-class _Stored:
-    """What the store holds of one article: chunk ids by content hash, and the expected count."""
-
-    ids_by_hash: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
-    expected: dict[str, int] = field(default_factory=dict)
-    paths: set[str] = field(default_factory=set)
-
-    def complete(self, content_hash: str) -> bool:
-        return len(self.ids_by_hash.get(content_hash, ())) == self.expected.get(content_hash, -1)
-
-
-def _stored_articles(store: Store) -> tuple[dict[str, _Stored], StoredSentences]:
+def _stored_articles(store: Store) -> tuple[dict[str, StoredArticle], StoredSentences]:
     """What the store holds, article by article, and its sentences by hash (for stories): one
     pass over the chunk metadata."""
-    state: dict[str, _Stored] = defaultdict(_Stored)
+    state: dict[str, StoredArticle] = defaultdict(StoredArticle)
     sentences = StoredSentences()
     for cid, meta in store.all_metadatas():
-        a = state[meta["article_id"]]
-        a.ids_by_hash[meta["content_hash"]].append(cid)
-        a.expected[meta["content_hash"]] = int(meta.get("n_chunks", -1))
-        a.paths.add(meta.get("path", ""))
+        state[meta["article_id"]].add(cid, meta)
         sentences.add(meta)
     return state, sentences
 

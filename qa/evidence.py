@@ -8,8 +8,8 @@ import numpy as np
 from llama_index.core.schema import NodeWithScore
 
 from core.keyword import chunk_node
-from core.records import chunk_record_id
-from core.store import Store, sentence_vectors
+from core.records import ChunkSentences, neighbour_ids
+from core.store import Store
 
 
 def story_of(e: Evidence) -> str:
@@ -33,43 +33,12 @@ class Evidence:
     next: Evidence | None = None
 
 
-@dataclass(frozen=True)
-class ChunkSentences:
-    """The sentences a chunk record holds: their words (cut from the chunk's text at their
-    spans), paragraphs, hashes and vectors."""
-
-    start: int  # the first sentence's position in the article
-    texts: list[str]
-    paragraphs: list[int]
-    hashes: list[str]
-    vectors: np.ndarray
-
-    @classmethod
-    def from_record(cls, text: str, meta: dict) -> ChunkSentences:
-        spans = [span.split(":") for span in meta["sent_spans"].split(",")]
-        texts = [text[int(a):int(b)] for a, b in spans]
-        return cls(int(meta["sent_start"]), texts,
-                   [int(p) for p in meta["sent_paras"].split(",")],
-                   meta["sent_hashes"].split(","),
-                   sentence_vectors(meta))
-
-
-def _neighbour_ids(meta: dict) -> list[str]:
-    """The chunks before and after one, where a sentence next to its own may lie."""
-    position, ids = int(meta["chunk_index"]), []
-    if int(meta["sent_start"]) > 0:
-        ids.append(chunk_record_id(meta["article_id"], meta["content_hash"], position - 1))
-    if int(meta["sent_end"]) < int(meta["n_sentences"]):
-        ids.append(chunk_record_id(meta["article_id"], meta["content_hash"], position + 1))
-    return ids
-
-
 def gather(store: Store, nodes: list[NodeWithScore]) -> list[Evidence]:
     """Sentences of the chunks (in chunk order), linked to their neighbours, which may come
     from an adjacent chunk of the same article. One read brings the chunks' records with
     their sentence vectors."""
     own = {n.node.node_id: (rank, n) for rank, n in enumerate(nodes)}
-    wanted = list(own) + [cid for n in nodes for cid in _neighbour_ids(n.node.metadata)]
+    wanted = list(own) + [cid for n in nodes for cid in neighbour_ids(n.node.metadata)]
     wanted = list(dict.fromkeys(wanted))
     if not wanted:
         return []

@@ -23,7 +23,8 @@ from llama_index.vector_stores.chroma import ChromaVectorStore
 
 from core.embeddings import SentenceEmbedder
 from core.keyword import KeywordIndex, chunk_node
-from core.store import Store, sentence_vectors
+from core.records import sentence_vectors
+from core.store import Store
 
 CANDIDATES = 16  # chunks ranked by their sentences, per chunk returned
 

@@ -14,7 +14,7 @@ import pytest
 import index.pipeline as pipeline
 from bench.corpus import make_corpus, write_jsonl
 from core.config import Settings
-from core.store import sentence_vectors
+from core.records import sentence_vectors
 from index.embed_worker import EmbedWorker, WorkerFailed
 from qa.engine import Engine
 

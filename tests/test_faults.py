@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 from bench.corpus import make_corpus, write_jsonl
-from core.store import KILL_AT, unpack_vectors
+from core.records import unpack_vectors
+from core.store import KILL_AT
 from tests.conftest import ARTICLES, ROOT
 
 # The steps of one ingest, in order (index.pipeline and core.keyword name them).
