@@ -24,6 +24,7 @@ from llama_index.core.vector_stores.utils import metadata_dict_to_node
 
 from core.config import Settings
 from core.memory import release_freed_memory
+from core.records import node_metadata
 from core.store import PENDING, Store, commit_step
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,9 @@ def chunk_node(chunk_id: str, document: str, metadata: dict) -> TextNode:
     must come out identical from each."""
     node = metadata_dict_to_node(metadata, text=document)
     node.id_ = chunk_id
+    node.metadata = node_metadata(metadata)  # the flat keys: the record's one copy of each
+    hidden = [k for k in node.metadata if k != "title"]
+    node.excluded_embed_metadata_keys, node.excluded_llm_metadata_keys = hidden, list(hidden)
     return node
 
 

@@ -19,6 +19,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+# The keys llama-index's own copy of a node (`_node_content`) carries: what describes the
+# article, so plain llama-index over the collection knows where a chunk comes from. Every key,
+# these too, is stored flat once; node_metadata() gives the nodes this project reads the rest.
+NODE_KEYS = ("article_id", "title", "url", "published", "source", "chunk_index")
+_NOT_NODE = ("sent_vecs", "document_id", "doc_id", "ref_doc_id")
+
+
+def node_metadata(flat: dict) -> dict:
+    """A record's metadata as the nodes answering reads carry it: every flat key but the
+    sentence vectors (read apart, as needed) and llama-index's own bookkeeping."""
+    return {k: v for k, v in flat.items() if not k.startswith("_") and k not in _NOT_NODE}
+
+
 # Keys every chunk record carries (index.check verifies them).
 REQUIRED = ("article_id", "content_hash", "n_chunks", "chunk_index", "sent_start", "sent_end",
             "sent_spans", "sent_vecs", "_node_content")

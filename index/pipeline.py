@@ -31,7 +31,13 @@ from core.dates import day_number
 from core.embeddings import SentenceEmbedder
 from core.keyword import KeywordIndex, cache_dir_for
 from core.memory import release_freed_memory
-from core.records import StoredArticle, chunk_record_id, pack_vectors, sentence_fields
+from core.records import (
+    NODE_KEYS,
+    StoredArticle,
+    chunk_record_id,
+    pack_vectors,
+    sentence_fields,
+)
 from core.store import Store, commit_step, move_aside, probe_damage
 from index.chunking import Chunk, Sentence
 from index.embed_worker import IngestEmbedding
@@ -143,13 +149,16 @@ def chunk_records(article: Article, story_id: str | None = None,
                     **sentence_fields(chunk.text, [s.text for s in chunk.sentences],
                                       [s.paragraph for s in chunk.sentences],
                                       [sentence_hash(s.text) for s in chunk.sentences]))
-        hidden = [k for k in meta if k != "title"]
-        node = TextNode(id_=cid, text=chunk.text, metadata=meta,
+        # llama-index's copy of the node (`_node_content`) carries the text and only the keys
+        # that describe the article; every key is stored once, flat (core.records)
+        described = {k: meta[k] for k in NODE_KEYS if k in meta}
+        hidden = [k for k in described if k != "title"]
+        node = TextNode(id_=cid, text=chunk.text, metadata=described,
                         excluded_embed_metadata_keys=hidden, excluded_llm_metadata_keys=hidden)
         position = offset + len(records.chunk_ids)
         records.chunk_ids.append(cid)
-        records.chunk_metas.append(node_to_metadata_dict(node, remove_text=False,
-                                                         flat_metadata=True))
+        records.chunk_metas.append(
+            node_to_metadata_dict(node, remove_text=False, flat_metadata=True) | meta)
         for s in chunk.sentences:
             records.embed_texts.append(sentence_embed_text(article, s))
             records.sentence_chunks.append(position)
