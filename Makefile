@@ -22,7 +22,6 @@ index: setup
 	$(PY) -m index
 
 run: setup
-	$(PY) -m index --prune
 	$(PY) app.py
 
 lint: setup

@@ -511,10 +511,15 @@ def main(argv: list[str] | None = None) -> int:
         if settings.host not in ("127.0.0.1", "localhost", "::1") and not auth:
             log.warning("listening on %s without a login (QA_AUTH_FILE or QA_AUTH): anyone "
                         "who can reach it can use it", settings.host)
-        engine = Engine(settings)
+        engine = Engine(settings, auto_index=False)
+        # the index is brought up to date with the folder on every start, gone files pruned
+        report = engine.ingest(prune=True, progress=False)
     except NewsQAError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    log.info("index brought up to date with %s: %s", settings.articles_dir, report.summary())
+    for skip in report.skipped:
+        log.info("skipped %s: %s", skip["path"], skip["reason"])
     demo = build_app(engine)
     demo.queue(default_concurrency_limit=8)
     log.info("newsqa: %d chunks indexed; serving on http://%s:%d", engine.store.count(),

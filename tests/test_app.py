@@ -68,6 +68,37 @@ def test_log_says_where_the_page_is(app_url):
     assert f"serving on {url.rstrip('/')}" in (root / "app.log").read_text()
 
 
+def test_the_apps_start_brings_the_index_up_to_date_and_prunes(tmp_path, seed_engine):
+    """`python app.py` (and so `make run`) indexes what changed in the folder and drops
+    articles whose files are gone, and says so in its log."""
+    from core.config import Settings
+    from qa.engine import Engine
+
+    articles = tmp_path / "articles"
+    shutil.copytree(ARTICLES, articles)
+    settings = Settings(articles_dir=str(articles), index_dir=str(tmp_path / "index"))
+    Engine(settings, embedder=seed_engine.embedder).ingest(progress=False)  # all five
+    (articles / f"{WIESBADEN_ID}.txt").unlink()
+    (articles / "added.txt").write_text(NEW_ARTICLE)
+    port = free_port()
+    env = dict(os.environ, QA_ARTICLES_DIR=str(articles), QA_INDEX_DIR=settings.index_dir)
+    log = open(tmp_path / "app.log", "w")
+    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 240
+        while "serving on" not in (tmp_path / "app.log").read_text():
+            assert proc.poll() is None and time.monotonic() < deadline, \
+                (tmp_path / "app.log").read_text()[-2000:]
+            time.sleep(0.5)
+        text = (tmp_path / "app.log").read_text()
+        assert "index brought up to date with" in text
+        assert "1 added, 0 updated, 4 unchanged, 1 removed" in text
+    finally:
+        stop(proc)
+        log.close()
+
+
 def test_api_answers_the_seed_question_for_a_program(app_url):
     from gradio_client import Client
 
