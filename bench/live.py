@@ -39,7 +39,8 @@ def _pct(values: list[float], p: float) -> float:
     return round(percentile(values, p), 1) if values else float("nan")
 
 
-def _events(text: str) -> list[tuple[str, str]]:
+def sse_events(text: str) -> list[tuple[str, str]]:
+    """A server-sent event stream as (event, data) pairs, in order."""
     out, event = [], ""
     for line in text.splitlines():
         if line.startswith("event:"):
@@ -53,7 +54,7 @@ def ask_http(client: httpx.Client, question: str) -> tuple[bool, str]:
     posted = client.post("/gradio_api/call/ask", json={"data": [question, None, None]})
     if posted.status_code != 200:
         return False, posted.text
-    kind, payload = _events(client.get(f"/gradio_api/call/ask/{posted.json()['event_id']}")
+    kind, payload = sse_events(client.get(f"/gradio_api/call/ask/{posted.json()['event_id']}")
                             .text)[-1]
     return kind == "complete", payload
 
@@ -71,7 +72,7 @@ def upload_http(client: httpx.Client, fn_index: int, name: str, text: str) -> tu
         "fn_index": fn_index, "session_hash": session, "event_data": None, "trigger_id": None})
     if joined.status_code != 200:
         return False, joined.text
-    for _, payload in _events(client.get("/gradio_api/queue/data",
+    for _, payload in sse_events(client.get("/gradio_api/queue/data",
                                          params={"session_hash": session}).text):
         msg = json.loads(payload)
         if msg.get("msg") == "process_completed":
@@ -81,9 +82,11 @@ def upload_http(client: httpx.Client, fn_index: int, name: str, text: str) -> tu
 
 
 class Served:
-    """The page for an engine, under uvicorn on a free loopback port."""
+    """The page for an engine as `python app.py` serves it (gradio under uvicorn), on a free
+    loopback port; settings (default: the engine's) and auth as app.server_app takes them.
+    The tests serve the page with it too."""
 
-    def __init__(self, engine) -> None:  # noqa: ANN001
+    def __init__(self, engine, settings=None, auth=None) -> None:  # noqa: ANN001
         import socket
 
         import uvicorn
@@ -96,11 +99,12 @@ class Served:
         self.demo = app.build_app(engine)
         self.demo.queue(default_concurrency_limit=8)
         self.server = uvicorn.Server(uvicorn.Config(
-            app.server_app(self.demo, engine.settings, None), host="127.0.0.1", port=port,
-            log_level="warning"))
+            app.server_app(self.demo, settings or engine.settings, auth), host="127.0.0.1",
+            port=port, log_level="warning"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
-        while not self.server.started:
+        deadline = time.monotonic() + 60
+        while not self.server.started and time.monotonic() < deadline:
             time.sleep(0.05)
         self.url = f"http://127.0.0.1:{port}"
 

@@ -96,9 +96,6 @@ class Settings(BaseSettings):
         """The environment (and the working folder's .env), with overrides on top."""
         return cls(**overrides)
 
-    def validate(self) -> None:  # kept for callers of the earlier dataclass: checked on creation
-        return None
-
     @field_validator("collection")
     @classmethod
     def _collection(cls, name: str) -> str:

@@ -18,6 +18,7 @@ What it checks, in order, each finding with the command that fixes it:
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -26,7 +27,7 @@ import numpy as np
 from core.config import Settings
 from core.errors import IndexDamaged, IndexMismatch
 from core.keyword import STAMP, cache_dir_for
-from core.records import REQUIRED, sentence_vectors
+from core.records import REQUIRED, StoredArticle, sentence_vectors
 from core.sentence_model import model_label
 from core.store import Store
 from index.loaders import load_articles
@@ -88,22 +89,24 @@ def check_index(settings: Settings, paths: list[str] | None = None,
     except IndexMismatch as e:
         report.problems.append(Finding(str(e).split("; rebuild it")[0], RESET))
     try:
-        _check_records(store, report)
+        versions = _check_records(store, report)
         _check_vectors(store, report)
     except IndexDamaged as e:
         report.problems.append(Finding(str(e).split("; check it")[0], RESET))
         return report
     if store.change_pending():
         report.problems.append(Finding("an ingest was stopped before it finished", INGEST))
-    _check_articles(store, paths or [settings.articles_dir], report)
+    _check_articles(versions, paths or [settings.articles_dir], report)
     _check_keyword_cache(store, settings, report)
     return report
 
 
-def _check_records(store: Store, report: CheckReport) -> None:
-    versions: dict[str, dict[str, list[int]]] = {}
+def _check_records(store: Store, report: CheckReport) -> dict[str, StoredArticle]:
+    """Every record decodes, and each article has one complete version; returns what is
+    stored, article by article (one pass over the records)."""
+    versions: dict[str, StoredArticle] = defaultdict(StoredArticle)
     bad = 0
-    for _cid, meta in store.all_metadatas():
+    for cid, meta in store.all_metadatas():
         report.chunks += 1
         try:
             if any(k not in meta for k in REQUIRED):
@@ -114,18 +117,17 @@ def _check_records(store: Store, report: CheckReport) -> None:
         except (KeyError, ValueError, TypeError):
             bad += 1
             continue
-        v = versions.setdefault(meta["article_id"], {}).setdefault(meta["content_hash"], [0, 0])
-        v[0] += 1
-        v[1] = int(meta["n_chunks"])
+        versions[meta["article_id"]].add(cid, meta)
     report.articles = len(versions)
     if bad:
         report.problems.append(Finding(f"{bad} chunk record(s) cannot be decoded", RESET))
-    partial = [a for a, vs in versions.items()
-               if len(vs) != 1 or any(n != want for n, want in vs.values())]
+    partial = [a for a, st in versions.items()
+               if len(st.ids_by_hash) != 1 or not all(map(st.complete, st.ids_by_hash))]
     if partial:
         report.problems.append(Finding(
             f"{len(partial)} article(s) with an incomplete or extra version "
             f"(e.g. {partial[0]!r})", INGEST))
+    return versions
 
 
 def _check_vectors(store: Store, report: CheckReport) -> None:
@@ -148,11 +150,10 @@ def _check_vectors(store: Store, report: CheckReport) -> None:
             "their own vectors (a damaged vector-index file)", RESET))
 
 
-def _check_articles(store: Store, paths: list[str], report: CheckReport) -> None:
+def _check_articles(versions: dict[str, StoredArticle], paths: list[str],
+                    report: CheckReport) -> None:
     articles, _skips, _files = load_articles(paths)
-    stored: dict[str, set[str]] = {}
-    for _cid, meta in store.all_metadatas():
-        stored.setdefault(meta.get("article_id", ""), set()).add(meta.get("content_hash", ""))
+    stored = {aid: set(st.ids_by_hash) for aid, st in versions.items()}
     missing = [a.id for a in articles if a.id not in stored]
     outdated = [a.id for a in articles if a.id in stored and a.content_hash not in stored[a.id]]
     on_disk = {a.id for a in articles}

@@ -182,8 +182,8 @@ class Library:
 
     # -- replacing and deleting --------------------------------------------------------------
     def _file_of(self, article_id: str) -> Path:
-        info = next((a for a in list_articles(self.engine.store) if a.article_id == article_id),
-                    None)
+        stored = list_articles(self.engine.store)
+        info = next((a for a in stored if a.article_id == article_id), None)
         if info is None:
             raise InvalidSetting(f"no article with id {article_id!r}")
         path = Path(info.path)
@@ -191,8 +191,7 @@ class Library:
             raise InvalidSetting(f"the file of article {article_id!r} is gone; run "
                                  "`python -m index --prune`")
         if path.suffix.lower() in (".json", ".jsonl"):
-            others = [a for a in list_articles(self.engine.store)
-                      if a.path == info.path and a.article_id != article_id]
+            others = [a for a in stored if a.path == info.path and a.article_id != article_id]
             if others:
                 raise InvalidSetting(
                     f"article {article_id!r} is one of {len(others) + 1} records in "

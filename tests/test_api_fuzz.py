@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import threading
-import time
 import uuid
 
 import httpx
@@ -17,8 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import app
-from tests.conftest import ARTICLES, free_port
+from bench.live import Served, sse_events
+from tests.conftest import ARTICLES
 
 PYTHON_TEXT = ("Traceback", "AttributeError", "TypeError", "KeyError", "NoneType",
                "RecursionError", "object has no attribute", "UnicodeEncodeError")
@@ -35,41 +33,16 @@ HISTORY = st.one_of(ANY, st.lists(st.one_of(ANY, st.fixed_dictionaries(
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    import uvicorn
-
     from core.config import Settings
     from qa.engine import Engine
     from tests.fakes import FakeEmbedder
 
     root = tmp_path_factory.mktemp("fuzz")
     shutil.copytree(ARTICLES, root / "articles")
-    port = free_port()
-    settings = Settings(articles_dir=str(root / "articles"), index_dir=str(root / "index"),
-                        port=port)
-    engine = Engine(settings, embedder=FakeEmbedder(), auto_index=True)
-    demo = app.build_app(engine)
-    demo.queue()
-    server = uvicorn.Server(uvicorn.Config(app.server_app(demo, settings, None),
-                                           host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    chat = next(i for i, fn in demo.fns.items() if fn.name == "respond")
-    yield httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60), chat
-    server.should_exit = True
-    thread.join(timeout=20)
-
-
-def _events(text: str) -> list[tuple[str, str]]:
-    out, event = [], ""
-    for line in text.splitlines():
-        if line.startswith("event:"):
-            event = line.split(":", 1)[1].strip()
-        elif line.startswith("data:"):
-            out.append((event, line.split(":", 1)[1].strip()))
-    return out
+    settings = Settings(articles_dir=str(root / "articles"), index_dir=str(root / "index"))
+    page = Served(Engine(settings, embedder=FakeEmbedder(), auto_index=True))
+    yield httpx.Client(base_url=page.url, timeout=60), page.fn_index("respond")
+    page.close()
 
 
 def call_api(client: httpx.Client, data: list) -> tuple[str, str]:
@@ -79,7 +52,7 @@ def call_api(client: httpx.Client, data: list) -> tuple[str, str]:
     if posted.status_code != 200:
         return "refused", posted.text
     got = client.get(f"/gradio_api/call/ask/{posted.json()['event_id']}")
-    return _events(got.text)[-1]
+    return sse_events(got.text)[-1]
 
 
 def call_chat(client: httpx.Client, fn_index: int, data: list) -> tuple[str, str]:
@@ -90,7 +63,7 @@ def call_chat(client: httpx.Client, fn_index: int, data: list) -> tuple[str, str
          "trigger_id": None}), headers={"content-type": "application/json"})
     if joined.status_code != 200:
         return "refused", joined.text
-    for _event, payload in _events(client.get("/gradio_api/queue/data",
+    for _event, payload in sse_events(client.get("/gradio_api/queue/data",
                                               params={"session_hash": session}).text):
         msg = json.loads(payload)
         if msg.get("msg") == "process_completed":

@@ -14,8 +14,8 @@ import time
 import httpx
 import pytest
 
-import app
-from tests.conftest import ARTICLES, ROOT, free_port
+from bench.live import Served
+from tests.conftest import ARTICLES, ROOT
 from tests.test_api_fuzz import call_api
 
 ROUNDS = 50
@@ -42,8 +42,6 @@ for line in sys.stdin:
 
 @pytest.fixture
 def served(tmp_path):
-    import uvicorn
-
     from core.config import Settings
     from qa.engine import Engine
     from tests.fakes import FakeEmbedder
@@ -51,22 +49,11 @@ def served(tmp_path):
     shutil.copytree(ARTICLES, tmp_path / "articles")
     (tmp_path / "articles" / "harbour.txt").write_text(
         "Harbour notes\n\nThe zorblax harbour token is QX-start this week.\n", encoding="utf-8")
-    port = free_port()
     settings = Settings(articles_dir=str(tmp_path / "articles"),
-                        index_dir=str(tmp_path / "index"), port=port)
-    engine = Engine(settings, embedder=FakeEmbedder(), auto_index=True)
-    demo = app.build_app(engine)
-    demo.queue(default_concurrency_limit=8)
-    server = uvicorn.Server(uvicorn.Config(app.server_app(demo, settings, None),
-                                           host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", settings
-    server.should_exit = True
-    thread.join(timeout=20)
+                        index_dir=str(tmp_path / "index"))
+    page = Served(Engine(settings, embedder=FakeEmbedder(), auto_index=True))
+    yield page.url, settings
+    page.close()
 
 
 def test_fifty_edits_from_another_process_while_clients_ask(served, capsys):

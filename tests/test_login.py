@@ -3,39 +3,24 @@ The real page (gradio under uvicorn, as `python app.py` serves it) and real HTTP
 
 from __future__ import annotations
 
-import threading
 import time
 
 import httpx
 import pytest
 
 import app
+from bench.live import Served
 from core.errors import InvalidSetting
-from tests.conftest import SEED_QUESTION, free_port
+from tests.conftest import SEED_QUESTION
 
 
 @pytest.fixture
 def served(seed_engine):
-    import uvicorn
-
     from core.config import Settings
 
-    port = free_port()
-    settings = Settings(host="127.0.0.1", port=port, login_delay=3.0)
-    demo = app.build_app(seed_engine)
-    demo.queue()
-    server = uvicorn.Server(uvicorn.Config(
-        app.server_app(demo, settings, app.parse_auth("ana:s3cret")), host="127.0.0.1",
-        port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield url
-    server.should_exit = True
-    thread.join(timeout=20)
+    page = Served(seed_engine, Settings(login_delay=3.0), app.parse_auth("ana:s3cret"))
+    yield page.url
+    page.close()
 
 
 def login(url: str, password: str) -> httpx.Response:
