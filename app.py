@@ -284,6 +284,8 @@ def build_app(engine: Engine) -> gr.Blocks:
         history = [m for m in saved.get("history") or [] if isinstance(m, dict)
                    and m.get("role") in ("user", "assistant") and isinstance(m.get("content"), str)]
         turns = [t for t in saved.get("turns") or [] if isinstance(t, dict)]
+        if not history:  # nothing kept: leave alone a question asked while the page loaded
+            return gr.update(), gr.update()
         path = export_file(turns)
         return history, gr.update(value=path, interactive=path is not None)
 
