@@ -3,9 +3,10 @@
     python -m bench.live uploads [--seconds 120] [--clients 16] [--every 8]
         16 API clients ask the seed questions for the given time, once with no uploads and
         once with an upload through the page every 8 s; errors and latency of both.
-    python -m bench.live rebuild [--articles 10000] [--seconds 60]
-        ask() latency at idle and while the keyword index of N articles is rebuilt over and
-        over in the background (another process changing the index), in one process.
+    python -m bench.live rebuild [--articles 10000] [--work DIR]
+        ask() latency at idle, while the keyword base of N articles is rebuilt over and over
+        in the background (as after a large change by another process), and while articles
+        are added one at a time (each read as a delta over the base), in one process.
 
 Both use the real model and a real Chroma store; the page is served by uvicorn as `python
 app.py` serves it, and the clients are real HTTP clients. Figures print as JSON and go to
@@ -204,7 +205,7 @@ def bench_rebuild(args) -> dict:  # noqa: ANN001
     """ask() in this process, idle and while the keyword side is rebuilt in the background as
     after every change by another process."""
     from core.config import Settings
-    from index.pipeline import ingest
+    from index.pipeline import Ingestor, ingest
     from qa.engine import Engine
 
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="newsqa-rebuild-"))
@@ -230,27 +231,70 @@ def bench_rebuild(args) -> dict:  # noqa: ANN001
 
         timed(10)  # warm
         idle = timed(len(questions))
-        built: list[float] = []
-        stop = threading.Event()
 
-        def rebuild() -> None:  # what refresh()'s background thread does after a change
-            while not stop.is_set():
-                t = time.perf_counter()
-                engine.store.mark_changed()  # as another process's ingest would
-                engine._swap(engine._build())
-                built.append(time.perf_counter() - t)
+        def while_running(change, changed: list | None = None  # noqa: ANN001
+                          ) -> tuple[list[float], list[float]]:
+            """ask() latencies while change() runs over and over in a thread, and the times
+            of the snapshot builds that followed each change (and of each change)."""
+            built: list[float] = []
+            stop = threading.Event()
 
-        thread = threading.Thread(target=rebuild)
-        thread.start()
-        busy = timed(len(questions))
-        stop.set()
-        thread.join()
-        return {"articles": args.articles, "ingest_s": round(ingest_s, 1),
+            def loop() -> None:  # what refresh()'s background thread does after a change
+                k = 0
+                while not stop.is_set():
+                    t = time.perf_counter()
+                    change(k)
+                    if changed is not None:
+                        changed.append(time.perf_counter() - t)
+                    k += 1
+                    t = time.perf_counter()
+                    engine._swap(engine._build())
+                    built.append(time.perf_counter() - t)
+
+            thread = threading.Thread(target=loop)
+            thread.start()
+            busy = timed(len(questions))
+            stop.set()
+            thread.join()
+            return busy, built
+
+        # 1. a change too large for a delta: the keyword base is rebuilt from the whole store
+        import core.keyword
+
+        limits = core.keyword.DELTA_MIN, core.keyword.DELTA_SHARE
+        core.keyword.DELTA_MIN, core.keyword.DELTA_SHARE = -1, -1.0
+        rebuilding, rebuilt = while_running(lambda k: engine.store.mark_changed())
+        core.keyword.DELTA_MIN, core.keyword.DELTA_SHARE = limits
+
+        # 2. an article added at a time (as an upload): read as a delta over the base
+        uploads = work / "uploads"
+        uploads.mkdir(exist_ok=True)
+
+        def upload(k: int) -> None:
+            path = uploads / f"upload-{uuid.uuid4().hex[:8]}.txt"
+            path.write_text(f"Upload {k} of the benchmark\n\nThe harbour of Brest reopened "
+                            f"crane {k} on Tuesday after a repair that took {k + 2} weeks.\n",
+                            encoding="utf-8")
+            Ingestor(engine.store, engine.embedder, progress=False).run([str(path)])
+
+        ingests: list[float] = []
+        updating, deltas = while_running(upload, ingests)
+        shutil.rmtree(uploads, ignore_errors=True)
+
+        def med(xs: list[float]) -> float | None:
+            return round(sorted(xs)[len(xs) // 2], 3) if xs else None
+
+        return {"articles": args.articles, "chunks": engine.store.count(),
+                "ingest_s": round(ingest_s, 1),
                 "idle_p50_ms": _pct(idle, 50), "idle_p95_ms": _pct(idle, 95),
-                "rebuilding_p50_ms": _pct(busy, 50), "rebuilding_p95_ms": _pct(busy, 95),
-                "p95_ratio": round(_pct(busy, 95) / _pct(idle, 95), 2),
-                "rebuilds_meanwhile": len(built),
-                "rebuild_s_median": round(sorted(built)[len(built) // 2], 2) if built else None}
+                "rebuilding_p50_ms": _pct(rebuilding, 50),
+                "rebuilding_p95_ms": _pct(rebuilding, 95),
+                "rebuilding_p95_ratio": round(_pct(rebuilding, 95) / _pct(idle, 95), 2),
+                "rebuilds_meanwhile": len(rebuilt), "rebuild_s_median": med(rebuilt),
+                "uploading_p50_ms": _pct(updating, 50), "uploading_p95_ms": _pct(updating, 95),
+                "uploading_p95_ratio": round(_pct(updating, 95) / _pct(idle, 95), 2),
+                "uploads_meanwhile": len(deltas), "upload_ingest_s_median": med(ingests),
+                "delta_s_median": med(deltas)}
     finally:
         if not args.work:
             shutil.rmtree(work, ignore_errors=True)

@@ -3,6 +3,13 @@
 Chroma is the one source of truth: the BM25 index is derived from its chunk records and cached
 on disk under the store's revision, so every process (and every machine on a Chroma server)
 that reads the same collection gets the same keyword index.
+
+A change does not rescan the store: the chunks added since the cached base are read by id and
+scored with the base's statistics (Delta), the ones deleted are masked out, and the base is
+rebuilt only when the change outgrows DELTA_MIN / DELTA_SHARE. This is written here because
+bm25s (under llama-index's BM25Retriever) precomputes its scores for a fixed corpus and has no
+way to add or drop documents; the delta's scores use bm25s's own Lucene formula with the base's
+idf and average length, so base and delta hits rank together.
 """
 
 from __future__ import annotations
@@ -15,35 +22,96 @@ import logging
 import math
 import os
 import shutil
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from llama_index.core.base.base_retriever import BaseRetriever
-from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
-from llama_index.core.vector_stores.utils import metadata_dict_to_node
+from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle, TextNode
+from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_metadata_dict
 
 from core.config import Settings
 from core.memory import release_freed_memory
-from core.records import node_metadata
+from core.records import current_versions, node_metadata
 from core.store import PENDING, Store, commit_step
 
 log = logging.getLogger(__name__)
 STAMP = "newsqa_revision.json"
 
 
-class _MaskedBM25(BaseRetriever):
-    """A BM25 query that only scores the chunks the mask allows."""
+class _Search(BaseRetriever):
+    """One BM25 query over a keyword index: the base's chunks the mask allows, and the chunks
+    added since the base, scored with the base's statistics; the best top_k of both."""
 
-    def __init__(self, retriever, mask: list[int]):
+    def __init__(self, index: KeywordIndex, mask: np.ndarray | None, delta_ok: np.ndarray):
         super().__init__()
-        self._inner = copy.copy(retriever)
-        self._inner.corpus_weight_mask = mask
-        self._any = any(mask)
+        self._index = index
+        self._inner = index.base
+        if mask is not None:
+            self._inner = copy.copy(index.base)
+            self._inner.corpus_weight_mask = mask.astype(int).tolist()
+        self._any = mask is None or bool(mask.any())
+        self._delta_ok = delta_ok
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        if not self._any:
+        found = ([n for n in self._inner.retrieve(query_bundle) if (n.score or 0) > 0]
+                 if self._any else [])
+        delta = self._index.delta
+        if delta is not None and self._delta_ok.any():
+            found += delta.search(query_bundle.query_str, self._index, self._delta_ok)
+            found.sort(key=lambda n: n.score or 0.0, reverse=True)
+        return found[: self._index.top_k]
+
+
+@dataclass(frozen=True)
+class Delta:
+    """The chunks written since a keyword index's base was built, as BM25 reads them (their
+    tokens' counts), scored against the base's term statistics: what keeps a change from
+    costing a full rescan of the store. A later full build folds them into a new base."""
+
+    ids: list[str]
+    corpus: list[dict]  # as the base's corpus: llama-index's node dicts
+    counts: list[dict[str, int]]
+    lengths: np.ndarray
+    df: dict[str, int]
+
+    @classmethod
+    def of(cls, ids: list[str], documents: list[str], metadatas: list[dict],
+           stemmer) -> Delta:  # noqa: ANN001 - PyStemmer's
+        import bm25s
+
+        nodes = [chunk_node(c, d, m) for c, d, m in zip(ids, documents, metadatas, strict=True)]
+        corpus = [node_to_metadata_dict(n) | {"node_id": n.node_id} for n in nodes]
+        tokens = bm25s.tokenize([n.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes],
+                                stopwords="en", stemmer=stemmer, token_pattern=TOKENS,
+                                return_ids=False, show_progress=False)
+        counts = [Counter(t) for t in tokens]
+        df: Counter = Counter()
+        for c in counts:
+            df.update(c.keys())
+        return cls(list(ids), corpus, counts,
+                   np.array([len(t) for t in tokens], dtype=np.float64), dict(df))
+
+    def search(self, query: str, index: KeywordIndex, ok: np.ndarray) -> list[NodeWithScore]:
+        import bm25s
+
+        terms = set(bm25s.tokenize(query, stemmer=index.base.stemmer, token_pattern=TOKENS,
+                                   return_ids=False, show_progress=False)[0])
+        if not terms:
             return []
-        return [n for n in self._inner.retrieve(query_bundle) if (n.score or 0) > 0]
+        k1, b, avgdl = index.k1, index.b, index.avgdl
+        idf = {t: index.base_idf(t) for t in terms}
+        hits = []
+        for i in np.flatnonzero(ok):
+            counts = self.counts[i]
+            norm = k1 * (1 - b + b * self.lengths[i] / avgdl)
+            score = sum(idf[t] * counts[t] / (norm + counts[t]) for t in terms if t in counts)
+            if score > 0:
+                hits.append((score, i))
+        hits.sort(reverse=True)
+        return [NodeWithScore(node=metadata_dict_to_node(self.corpus[i]), score=float(score))
+                for score, i in hits[: index.top_k]]
 
 
 def cache_dir_for(settings: Settings) -> Path:
@@ -103,76 +171,162 @@ def build_in_child(settings: Settings) -> bool:
     return done.returncode == 0
 
 
-class KeywordIndex:
-    """BM25 over the chunks, plus the term statistics answering uses to weigh words."""
+# A change of up to this many chunks (or this share of the base's, if more) is read as a delta
+# over the cached base; a larger one rebuilds the base from the whole store.
+DELTA_MIN = 2000
+DELTA_SHARE = 0.2
+TOKENS = r"(?u)\b\w\w+\b"  # llama-index's BM25Retriever's token pattern
 
-    def __init__(self, retriever, revision: str):
-        self.retriever = retriever
+
+def _bm25_over(nodes: list[TextNode], top_k: int):  # noqa: ANN202 - BM25Retriever, imported late
+    """llama-index's BM25Retriever over nodes, built as its from_defaults builds it, plus the
+    average chunk length in tokens (which bm25s does not keep, and a delta's scores need)."""
+    import bm25s
+    import Stemmer
+    from llama_index.retrievers.bm25 import BM25Retriever
+
+    stemmer = Stemmer.Stemmer("english")
+    tokens = bm25s.tokenize([n.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes],
+                            stopwords="en", stemmer=stemmer, token_pattern=TOKENS,
+                            show_progress=False)
+    avgdl = float(np.mean([len(t) for t in tokens.ids]))
+    bm25 = bm25s.BM25()
+    bm25.index(tokens, show_progress=False)
+    bm25.corpus = [node_to_metadata_dict(n) | {"node_id": n.node_id} for n in nodes]
+    retriever = BM25Retriever(existing_bm25=bm25, stemmer=stemmer,
+                              similarity_top_k=min(top_k, len(nodes)))
+    return retriever, avgdl
+
+
+class KeywordIndex:
+    """BM25 over the chunks at one revision of the store, plus the term statistics answering
+    uses to weigh words and the catalogue of which version of each article is current.
+
+    It is a base (bm25s's index over the store at some revision, cached on disk) and the
+    changes since: chunks deleted since are masked out, chunks added since form a Delta scored
+    with the base's statistics. Only the current complete version of each article is
+    searchable (`allows` says the same to the dense side), so an answer never reads an article
+    version that is still being written."""
+
+    def __init__(self, base, stats: dict, revision: str, top_k: int,  # noqa: ANN001
+                 removed: frozenset[str] = frozenset(), delta: Delta | None = None):
+        self.base = base
+        self.stats = stats  # the base's: {"revision", "avgdl"}
         self.revision = revision
-        bm25 = retriever.bm25
-        self.n_docs = int(bm25.scores["num_docs"])
+        self.top_k = top_k
+        self.delta = delta
+        bm25 = base.bm25
+        self.k1, self.b, self.avgdl = bm25.k1, bm25.b, stats.get("avgdl")
+        self.base_docs = int(bm25.scores["num_docs"])
         self._vocab: dict[str, int] = bm25.vocab_dict
         self._indptr = bm25.scores["indptr"]
-        corpus = retriever.corpus or []
+        corpus = base.corpus or []
+        self.base_ids = [c["node_id"] for c in corpus]
+        added = delta.corpus if delta else []
+        alive = [c for c in corpus if c["node_id"] not in removed]
+        self.current = current_versions(alive + added)
+        self._base_ok = np.array([c["node_id"] not in removed and self.allows(c)
+                                  for c in corpus], dtype=bool)
+        self._delta_ok = np.array([self.allows(c) for c in added], dtype=bool)
         self._days = np.array([int(c.get("published_ts", -1)) for c in corpus], dtype=np.int64)
-        undated = {c.get("article_id") for c in corpus if "published_ts" not in c}
-        self.undated_articles = len(undated)
+        self._delta_days = np.array([int(c.get("published_ts", -1)) for c in added],
+                                    dtype=np.int64)
+        self.n_docs = int(self._base_ok.sum() + self._delta_ok.sum())
+        dated = {c["article_id"] for c in alive + added if "published_ts" in c}
+        self.undated_articles = len(set(self.current) - dated)
+        everything = bool(self._base_ok.all()) and delta is None
+        self.retriever = _Search(self, None if everything else self._base_ok, self._delta_ok)
 
-    def dated(self, since: int | None, until: int | None):
-        """The BM25 retriever restricted (by bm25s's weight mask) to chunks dated in range."""
-        mask = self._days >= (since if since is not None else 0)
-        if until is not None:
-            mask &= self._days <= until
-        return _MaskedBM25(self.retriever, mask.astype(int).tolist())
+    def allows(self, meta: dict) -> bool:
+        """Whether a chunk record (its metadata) belongs to its article's current version."""
+        return self.current.get(meta.get("article_id")) == meta.get("content_hash")
+
+    def chunk_ids(self) -> list[str]:
+        """The ids of the chunks a question can read (the current version of each article)."""
+        return ([cid for cid, ok in zip(self.base_ids, self._base_ok, strict=True) if ok]
+                + ([cid for cid, ok in zip(self.delta.ids, self._delta_ok, strict=True) if ok]
+                   if self.delta else []))
+
+    def dated(self, since: int | None, until: int | None) -> BaseRetriever:
+        """The BM25 search restricted (by bm25s's weight mask) to chunks dated in range."""
+        def in_range(days: np.ndarray) -> np.ndarray:
+            ok = days >= (since if since is not None else 0)
+            return ok & (days <= until) if until is not None else ok
+        return _Search(self, self._base_ok & in_range(self._days),
+                       self._delta_ok & in_range(self._delta_days))
 
     @classmethod
     def build(cls, store: Store, revision: str, top_k: int) -> KeywordIndex | None:
-        from llama_index.retrievers.bm25 import BM25Retriever
-
         nodes = chunk_nodes(store)
         if not nodes:
             return None
-        retriever = BM25Retriever.from_defaults(nodes=nodes,
-                                                similarity_top_k=min(top_k, len(nodes)))
+        base, avgdl = _bm25_over(nodes, top_k)
         del nodes
         release_freed_memory()
-        return cls(retriever, revision)
+        return cls(base, {"revision": revision, "avgdl": avgdl}, revision, top_k)
+
+    def updated(self, store: Store, revision: str) -> KeywordIndex | None:
+        """This index's base and the store's changes since it, at `revision`; None when the
+        change is too large for a delta (then the base is rebuilt)."""
+        if self.avgdl is None:
+            return None
+        now = store.ids()
+        had = set(self.base_ids)
+        added = [cid for cid in now if cid not in had]
+        if len(added) > max(DELTA_MIN, DELTA_SHARE * len(had)):
+            return None
+        removed = frozenset(had - set(now))
+        delta = None
+        if added:
+            got = store.get(added, documents=True)
+            if got["ids"]:
+                delta = Delta.of(got["ids"], got["documents"], got["metadatas"],
+                                 self.base.stemmer)
+        return KeywordIndex(self.base, self.stats, revision, self.top_k, removed, delta)
 
     @classmethod
-    def cached(cls, cache_dir: Path | None, revision: str, top_k: int) -> KeywordIndex | None:
-        """The index cached in cache_dir if it was built at this revision."""
+    def cached(cls, cache_dir: Path | None, top_k: int) -> KeywordIndex | None:
+        """The base cached in cache_dir, at the revision it was built at."""
         from llama_index.retrievers.bm25 import BM25Retriever
 
         if cache_dir is None or not (cache_dir / STAMP).exists():
             return None
         try:
             stamp = json.loads((cache_dir / STAMP).read_text())
-            if stamp.get("revision") != revision:
-                return None
             with contextlib.redirect_stderr(io.StringIO()):  # bm25s's load progress bar
                 retriever = BM25Retriever.from_persist_dir(str(cache_dir))
             retriever.similarity_top_k = min(top_k, int(retriever.bm25.scores["num_docs"]))
-            return cls(retriever, revision)
+            return cls(retriever, stamp, stamp["revision"], top_k)
         except Exception as e:  # a damaged cache is rebuilt, never fatal
             log.warning("keyword index cache at %s unreadable (%s); rebuilding", cache_dir, e)
             return None
 
     @classmethod
     def load_or_build(cls, store: Store, cache_dir: Path | None, top_k: int,
-                      settings: Settings | None = None) -> KeywordIndex | None:
-        """The cached index when it matches the store's revision, else a new one (then cached).
-        With settings, a large index is built by a child process (build_in_child) so that the
-        process answering questions keeps its interpreter for them, then loaded from the
-        cache."""
+                      settings: Settings | None = None,
+                      current: KeywordIndex | None = None) -> KeywordIndex | None:
+        """The index at the store's revision: `current` (the one in use) or the cached base,
+        updated by the changes since (a delta); else a new base, built from the whole store and
+        cached. With settings, a large base is built by a child process (build_in_child) so
+        that the process answering questions keeps its interpreter for them, then loaded from
+        the cache."""
         revision = store.revision()
-        index = cls.cached(cache_dir, revision, top_k)
-        if index is not None:
-            return index
-        if (settings is not None and cache_dir is not None and not revision.startswith(PENDING)
-                and store.count() >= CHILD_BUILD_CHUNKS and build_in_child(settings)):
-            index = cls.cached(cache_dir, store.revision(), top_k)
+        for base in (current, "cache"):
+            if base == "cache":
+                base = cls.cached(cache_dir, top_k)
+            if base is None:
+                continue
+            if base.revision == revision:
+                return base
+            index = base.updated(store, revision)
             if index is not None:
                 return index
+        if (settings is not None and cache_dir is not None and not revision.startswith(PENDING)
+                and store.count() >= CHILD_BUILD_CHUNKS and build_in_child(settings)):
+            index = cls.cached(cache_dir, top_k)
+            if index is not None:
+                return index if index.revision == revision else (
+                    index.updated(store, revision) or index)
         index = cls.build(store, revision, top_k)
         # an index read while a write is under way is used, but never cached: the write may
         # have been killed, and the cache would outlive it under the same revision
@@ -181,12 +335,13 @@ class KeywordIndex:
         return index
 
     def save(self, cache_dir: Path) -> None:
+        """Cache the base (a delta is never cached: it is read again from the store)."""
         tmp = cache_dir.with_name(cache_dir.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         with contextlib.redirect_stderr(io.StringIO()):  # bm25s's progress bars
-            self.retriever.persist(str(tmp))
-        (tmp / STAMP).write_text(json.dumps({"revision": self.revision}))
+            self.base.persist(str(tmp))
+        (tmp / STAMP).write_text(json.dumps(self.stats))
         commit_step("keyword-written")
         old = cache_dir.with_name(cache_dir.name + ".old")
         shutil.rmtree(old, ignore_errors=True)
@@ -196,24 +351,36 @@ class KeywordIndex:
         tmp.rename(cache_dir)
         shutil.rmtree(old, ignore_errors=True)
 
-    def doc_freq(self, term: str) -> int:
+    def _base_df(self, term: str) -> int:
         i = self._vocab.get(term)
         return 0 if i is None else int(self._indptr[i + 1] - self._indptr[i])
+
+    def doc_freq(self, term: str) -> int:
+        return self._base_df(term) + (self.delta.df.get(term, 0) if self.delta else 0)
 
     def idf(self, term: str) -> float:
         """BM25's idf; a term no chunk contains gets the idf of the rarest possible term."""
         df = self.doc_freq(term)
         return math.log(1 + (self.n_docs - df + 0.5) / (df + 0.5))
 
+    def base_idf(self, term: str) -> float:
+        """The idf the base's scores were computed with (a delta's chunks are scored with it
+        too, so that the two rank together)."""
+        df = self._base_df(term)
+        return math.log(1 + (self.base_docs - df + 0.5) / (df + 0.5))
+
 
 def _main(argv: list[str]) -> int:
-    """`python -m core.keyword INDEX_DIR CHROMA_URL COLLECTION`: build and cache the keyword
-    index (build_in_child)."""
+    """`python -m core.keyword INDEX_DIR CHROMA_URL COLLECTION`: build a keyword base from the
+    whole store and cache it (build_in_child)."""
     index_dir, url, collection = argv
     os.nice(10)  # questions in the parent come first
     settings = Settings(index_dir=index_dir, chroma_url=url or None, collection=collection)
     store = Store.open(settings, "", create=False, check=False)
-    KeywordIndex.load_or_build(store, cache_dir_for(settings), top_k=8)
+    revision = store.revision()
+    index = KeywordIndex.build(store, revision, top_k=8)
+    if index is not None and not revision.startswith(PENDING):
+        index.save(cache_dir_for(settings))
     return 0
 
 

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import base64
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from core.dates import day_number
 
 # The keys llama-index's own copy of a node (`_node_content`) carries: what describes the
 # article, so plain llama-index over the collection knows where a chunk comes from. Every key,
@@ -35,6 +37,42 @@ def node_metadata(flat: dict) -> dict:
 # Keys every chunk record carries (index.check verifies them).
 REQUIRED = ("article_id", "content_hash", "n_chunks", "chunk_index", "sent_start", "sent_end",
             "sent_spans", "sent_vecs", "_node_content")
+
+
+def article_fields(article_id: str, title: str, content_hash: str, n_chunks: int, path: str,
+                   story_id: str, *, url: str | None = None, published: str | None = None,
+                   source: str | None = None) -> dict:
+    """The keys every chunk record of one article version carries."""
+    fields = {"article_id": article_id, "title": title, "content_hash": content_hash,
+              "n_chunks": n_chunks, "path": path, "story_id": story_id}
+    for key, value in (("url", url), ("published", published), ("source", source)):
+        if value:
+            fields[key] = value
+    if published:
+        fields["published_ts"] = day_number(published)
+    return fields
+
+
+def chunk_metadata(article: dict, text: str, *, chunk_index: int, sent_start: int,
+                   n_sentences: int, sentences: Sequence[str], paragraphs: Sequence[int],
+                   hashes: Sequence[str]) -> dict:
+    """A chunk record's metadata (all but its sentence vectors, see pack_vectors): the
+    article's fields (article_fields), the chunk's, its sentences', and llama-index's copy of
+    the node (`_node_content`), which carries the text and only the keys that describe the
+    article (NODE_KEYS): every key is stored once, flat."""
+    from llama_index.core.schema import TextNode
+    from llama_index.core.vector_stores.utils import node_to_metadata_dict
+
+    meta = dict(article, chunk_index=chunk_index, sent_start=sent_start,
+                sent_end=sent_start + len(sentences),
+                n_sentences=n_sentences,  # the story size a later copy is held to
+                **sentence_fields(text, sentences, paragraphs, hashes))
+    described = {k: meta[k] for k in NODE_KEYS if k in meta}
+    hidden = [k for k in described if k != "title"]
+    node = TextNode(id_=chunk_record_id(meta["article_id"], meta["content_hash"], chunk_index),
+                    text=text, metadata=described, excluded_embed_metadata_keys=hidden,
+                    excluded_llm_metadata_keys=hidden)
+    return node_to_metadata_dict(node, remove_text=False, flat_metadata=True) | meta
 
 
 def chunk_record_id(article_id: str, content_hash: str, position: int) -> str:
@@ -121,6 +159,26 @@ class StoredArticle:
 
     def complete(self, content_hash: str) -> bool:
         return len(self.ids_by_hash.get(content_hash, ())) == self.expected.get(content_hash, -1)
+
+
+def current_versions(metas: Iterable[dict]) -> dict[str, str]:
+    """The current version of each article (its content hash), from its chunk records'
+    metadata in the store's order: a version all of whose n_chunks records are there, the
+    one stored last when two are (an update writes the new version, then deletes the old).
+    An article with no complete version (its first version still being written) has none."""
+    seen: dict[tuple[str, str], set[int]] = defaultdict(set)
+    wanted: dict[tuple[str, str], int] = {}
+    order: dict[tuple[str, str], int] = {}
+    for at, meta in enumerate(metas):
+        key = (meta.get("article_id"), meta.get("content_hash"))
+        seen[key].add(int(meta.get("chunk_index", -1)))
+        wanted[key] = int(meta.get("n_chunks", -1))
+        order[key] = at
+    current: dict[str, str] = {}
+    for key in sorted(seen, key=order.__getitem__):
+        if len(seen[key]) == wanted[key]:
+            current[key[0]] = key[1]
+    return current
 
 
 def complete_version(rows: list[tuple[dict, str]]) -> list[tuple[dict, str]]:

@@ -337,6 +337,23 @@ class Store:
             yield from zip(ids, got["metadatas"], strict=True)
             offset += len(ids)
 
+    def ids(self, page: int = 20000) -> list[str]:
+        """The id of every chunk record, in the store's order (nothing else is read)."""
+        out: list[str] = []
+        while True:
+            with self._guarded():
+                got = self.chunks.get(include=[], limit=page, offset=len(out))
+            if not got["ids"]:
+                return out
+            out += got["ids"]
+
+    def vector_store(self) -> Any:
+        """The collection as a plain llama-index vector store (ChromaVectorStore), for code
+        that reads it the llama-index way (the dense baseline of `qa.eval --compare`)."""
+        from llama_index.vector_stores.chroma import ChromaVectorStore
+
+        return ChromaVectorStore(chroma_collection=self.chunks)
+
     def revision(self) -> str:
         """Changes whenever an ingest changes the index; readers use it to notice new data.
 

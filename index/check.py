@@ -10,14 +10,13 @@ What it checks, in order, each finding with the command that fixes it:
 - the vector index finds a sample of chunks by their own vectors (a truncated or foreign
   vector-index file answers with the wrong chunks, silently);
 - the stored articles are the files' current versions (none missing, outdated or gone);
-- the keyword cache matches the store's revision.
+- the keyword cache is readable, and the store's changes since it small enough for a delta.
 
 `--repair` runs the fix: a reset for a damaged store or records, else an ingest with pruning.
 """
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,7 +25,7 @@ import numpy as np
 
 from core.config import Settings
 from core.errors import IndexDamaged, IndexMismatch
-from core.keyword import STAMP, cache_dir_for
+from core.keyword import STAMP, KeywordIndex, cache_dir_for
 from core.records import REQUIRED, StoredArticle, sentence_vectors
 from core.sentence_model import model_label
 from core.store import Store
@@ -166,13 +165,15 @@ def _check_articles(versions: dict[str, StoredArticle], paths: list[str],
 
 
 def _check_keyword_cache(store: Store, settings: Settings, report: CheckReport) -> None:
-    stamp = Path(cache_dir_for(settings)) / STAMP
-    if not stamp.exists():
+    """The cached keyword base is readable, and the store's changes since it small enough to
+    be read as a delta (else the next question's snapshot rebuilds it)."""
+    cache = Path(cache_dir_for(settings))
+    if not (cache / STAMP).exists():
         return  # built on first use
-    try:
-        cached = json.loads(stamp.read_text()).get("revision")
-    except (OSError, ValueError):
-        cached = None
-    if cached != store.revision():
-        report.problems.append(Finding("the keyword cache is older than the index (it is "
+    base = KeywordIndex.cached(cache, top_k=8)
+    if base is None:
+        report.problems.append(Finding("the keyword cache is unreadable (it is rebuilt on the "
+                                       "next question)", INGEST))
+    elif base.revision != store.revision() and base.updated(store, store.revision()) is None:
+        report.problems.append(Finding("the keyword cache is far behind the index (it is "
                                        "rebuilt on the next question)", INGEST))

@@ -23,20 +23,17 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-from llama_index.core.schema import TextNode
-from llama_index.core.vector_stores.utils import node_to_metadata_dict
 
 from core.config import Settings
-from core.dates import day_number
 from core.embeddings import SentenceEmbedder
 from core.keyword import KeywordIndex, cache_dir_for
 from core.memory import release_freed_memory
 from core.records import (
-    NODE_KEYS,
     StoredArticle,
+    article_fields,
+    chunk_metadata,
     chunk_record_id,
     pack_vectors,
-    sentence_fields,
 )
 from core.store import Store, commit_step, move_aside, probe_damage
 from index.chunking import Chunk, Sentence
@@ -126,39 +123,20 @@ def chunk_records(article: Article, story_id: str | None = None,
     is in its `_node_content`, a sentence's words are cut from it at sent_spans."""
     chunks = article.chunks() if chunks is None else chunks
     records = Records([], [], [], [])
-    base = {
-        "article_id": article.id,
-        "title": article.title,
-        "content_hash": article.content_hash,
-        "n_chunks": len(chunks),
-        "path": article.path,
-        "story_id": story_id or article.id,
-    }
-    for key in ("url", "published", "source"):
-        value = getattr(article, key)
-        if value:
-            base[key] = value
-    if article.published:
-        base["published_ts"] = day_number(article.published)
+    fields = article_fields(article.id, article.title, article.content_hash, len(chunks),
+                            article.path, story_id or article.id, url=article.url,
+                            published=article.published, source=article.source)
     n_sentences = sum(len(c.sentences) for c in chunks)
     for chunk in chunks:
         cid = chunk_id(article, chunk.index)
-        meta = dict(base, chunk_index=chunk.index, sent_start=chunk.sentences[0].index,
-                    sent_end=chunk.sentences[-1].index + 1,
-                    n_sentences=n_sentences,  # the story size a later copy is held to
-                    **sentence_fields(chunk.text, [s.text for s in chunk.sentences],
-                                      [s.paragraph for s in chunk.sentences],
-                                      [sentence_hash(s.text) for s in chunk.sentences]))
-        # llama-index's copy of the node (`_node_content`) carries the text and only the keys
-        # that describe the article; every key is stored once, flat (core.records)
-        described = {k: meta[k] for k in NODE_KEYS if k in meta}
-        hidden = [k for k in described if k != "title"]
-        node = TextNode(id_=cid, text=chunk.text, metadata=described,
-                        excluded_embed_metadata_keys=hidden, excluded_llm_metadata_keys=hidden)
+        meta = chunk_metadata(fields, chunk.text, chunk_index=chunk.index,
+                              sent_start=chunk.sentences[0].index, n_sentences=n_sentences,
+                              sentences=[s.text for s in chunk.sentences],
+                              paragraphs=[s.paragraph for s in chunk.sentences],
+                              hashes=[sentence_hash(s.text) for s in chunk.sentences])
         position = offset + len(records.chunk_ids)
         records.chunk_ids.append(cid)
-        records.chunk_metas.append(
-            node_to_metadata_dict(node, remove_text=False, flat_metadata=True) | meta)
+        records.chunk_metas.append(meta)
         for s in chunk.sentences:
             records.embed_texts.append(sentence_embed_text(article, s))
             records.sentence_chunks.append(position)

@@ -110,8 +110,10 @@ class Engine:
         """A new snapshot of the index: its revision, keyword side and the scorers over it.
         Built outside any lock that answers wait on."""
         revision = self.store.revision()
+        current = self._snapshot.keyword if self._snapshot is not None else None
         keyword = KeywordIndex.load_or_build(self.store, cache_dir_for(self.settings),
-                                             self.top_k, settings=self.settings)
+                                             self.top_k, settings=self.settings,
+                                             current=current)
         answerer = Answerer(keyword, self.weights)
         return Snapshot(keyword.revision if keyword else revision, keyword,
                         HybridRetriever(self.store, keyword, self.top_k), answerer,

@@ -12,6 +12,8 @@ sentence was also this ranking's best for 98.3 % of questions with 192 candidate
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from llama_index.core import VectorStoreIndex
 from llama_index.core.base.base_retriever import BaseRetriever
@@ -19,7 +21,6 @@ from llama_index.core.llms import MockLLM
 from llama_index.core.retrievers import QueryFusionRetriever
 from llama_index.core.retrievers.fusion_retriever import FUSION_MODES
 from llama_index.core.schema import NodeWithScore, QueryBundle
-from llama_index.vector_stores.chroma import ChromaVectorStore
 
 from core.embeddings import SentenceEmbedder
 from core.keyword import KeywordIndex, chunk_node
@@ -32,8 +33,7 @@ CANDIDATES = 16  # chunks ranked by their sentences, per chunk returned
 def vector_index(store: Store, embedder: SentenceEmbedder) -> VectorStoreIndex:
     """A plain llama-index vector index over the chunk collection (embed model passed in,
     never the global Settings)."""
-    vector_store = ChromaVectorStore(chroma_collection=store.chunks)
-    return VectorStoreIndex.from_vector_store(vector_store, embed_model=embedder)
+    return VectorStoreIndex.from_vector_store(store.vector_store(), embed_model=embedder)
 
 
 def date_where(since: int | None, until: int | None) -> dict | None:
@@ -64,9 +64,11 @@ class SentenceHitRetriever(BaseRetriever):
     section's context, so this finds the one answering sentence even when many chunks look
     alike."""
 
-    def __init__(self, store: Store, top_k: int, where: dict | None = None):
+    def __init__(self, store: Store, top_k: int, where: dict | None = None,
+                 allows: Callable[[dict], bool] | None = None):
         super().__init__()
         self._store = store
+        self._allows = allows
         self._top_k = top_k
         self._where = where
 
@@ -79,6 +81,8 @@ class SentenceHitRetriever(BaseRetriever):
                                                   self._top_k * CANDIDATES, self._where):
             if not meta:  # deleted by another process since this one's vector index loaded
                 continue
+            if self._allows is not None and not self._allows(meta):
+                continue  # not the current version of its article in this snapshot
             nodes.append(NodeWithScore(node=chunk_node(cid, doc, meta),
                                        score=float((sentence_vectors(meta) @ query).max())))
         nodes.sort(key=lambda n: n.score or 0.0, reverse=True)
@@ -99,7 +103,9 @@ class HybridRetriever:
 
     def _fused(self, since: int | None, until: int | None) -> QueryFusionRetriever:
         where = date_where(since, until)
-        retrievers: list[BaseRetriever] = [SentenceHitRetriever(self._store, self.top_k, where)]
+        allows = self._keyword.allows if self._keyword is not None else None
+        retrievers: list[BaseRetriever] = [
+            SentenceHitRetriever(self._store, self.top_k, where, allows)]
         if self._keyword is not None:
             retrievers.append(self._keyword.retriever if where is None
                               else self._keyword.dated(since, until))

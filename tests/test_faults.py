@@ -26,9 +26,13 @@ STEPS = ["began", "group-written", "group-old-versions-deleted", "pruned", "befo
          "after-revision", "keyword-written", "keyword-moved-aside"]
 NEW_FACT = "The zorblax festival of the alliance takes place in Quimper every May."
 
-# A child ingest with the fast tier's embedder (the kill is what is tested, not the model).
+# A child ingest with the fast tier's embedder (the kill is what is tested, not the model). Its
+# keyword side is rebuilt whole and cached (as after a change too large for a delta), so that
+# the cache's writes are among the steps.
 CHILD = """
 import sys
+import core.keyword
+core.keyword.DELTA_MIN, core.keyword.DELTA_SHARE = 0, 0.0
 from core.config import Settings
 from index.pipeline import ingest
 from tests.fakes import FakeEmbedder
@@ -50,8 +54,7 @@ def check_consistent(engine, n_articles: int) -> None:
         assert versions[m["article_id"]] == {m["content_hash"]: m["n_chunks"]}
         vectors = unpack_vectors(m["sent_vecs"], m["sent_end"] - m["sent_start"])
         assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-2)
-    keyword_ids = {c["node_id"] for c in engine.keyword.retriever.corpus}
-    assert keyword_ids == set(chunks["ids"])
+    assert set(engine.keyword.chunk_ids()) == set(chunks["ids"])
 
 
 @pytest.fixture(scope="module")
@@ -94,10 +97,21 @@ def test_kill_at_each_commit_step_is_repaired_by_the_next_run(before_change, tmp
 
     settings = Settings(articles_dir=str(articles), index_dir=str(index))
     embedder = FakeEmbedder()
-    # a reader opening the index right after the kill sees one chunk set on both sides
+    # a reader opening the index right after the kill reads one complete version of each
+    # article, the same chunks on the keyword and the dense side
     engine = Engine(settings, embedder=embedder, auto_index=False)
-    keyword_ids = {c["node_id"] for c in engine.keyword.retriever.corpus}
-    assert keyword_ids == set(engine.store.chunks.get(include=[])["ids"])
+    stored = engine.store.chunks.get(include=["metadatas"])
+    readable = {cid for cid, m in zip(stored["ids"], stored["metadatas"], strict=True)
+                if engine.keyword.allows(m)}
+    assert set(engine.keyword.chunk_ids()) == readable
+    versions: dict[str, set] = {}
+    for cid, m in zip(stored["ids"], stored["metadatas"], strict=True):
+        if cid in readable:
+            versions.setdefault(m["article_id"], set()).add(m["chunk_index"])
+            assert len(versions[m["article_id"]]) <= m["n_chunks"]
+    for m in stored["metadatas"]:
+        if m["article_id"] in versions and engine.keyword.allows(m):
+            assert len(versions[m["article_id"]]) == m["n_chunks"]  # complete
 
     report = ingest(None, settings=settings, prune=True, progress=False, embedder=embedder)
     engine = Engine(settings, embedder=embedder, auto_index=False)
