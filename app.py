@@ -6,10 +6,13 @@
 from __future__ import annotations
 
 import argparse
+import atexit
+import contextlib
 import html
 import logging
 import os
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -56,20 +59,54 @@ a.marker { font-weight: 700; text-decoration: none; }
 .field-error { color: #b3261e; font-size: 0.9em; min-height: 0; }
 .dark .field-error { color: #ffb4ab; }
 .example { font-size: 0.85em !important; }
+/* the upload area's "- or -" is gradio's pale grey (below AA) */
+.or { color: var(--body-text-color) !important; }
 /* AA contrast for white text on the action buttons (gradio's orange and red are 2.8:1) */
 button.primary, #ask { background: #c2410c !important; border-color: #c2410c !important;
   color: #ffffff !important; }
 button.stop, #delete { background: #b91c1c !important; border-color: #b91c1c !important;
   color: #ffffff !important; }
 """
-# Open an article at its quote: when a card's "whole article" opens, scroll its mark into view.
-HEAD = """<script>
+# What the page does in the browser, run once it has loaded (gradio's `js`; a <script> in `head`
+# is inserted after load and never runs): name the date pickers' buttons, copy a message as
+# plain text, and open an article at its quote.
+JS = r"""() => {
 // gradio's date pickers have an unnamed calendar button: name it for screen readers
 new MutationObserver(() => {
   for (const b of document.querySelectorAll("button.calendar:not([aria-label])")) {
     b.setAttribute("aria-label", "Choose a date");
   }
 }).observe(document.documentElement, {childList: true, subtree: true});
+// a message's copy button copies what the reader sees, as plain text: the reply, then its
+// numbered sources with their quotes (not the markdown and HTML the bubble is written in)
+document.addEventListener("click", async (e) => {
+  const btn = e.target.closest && e.target.closest('#chat button[aria-label="Copy message"]');
+  if (!btn) return;
+  let el = btn;
+  while (el && !el.previousElementSibling?.querySelector?.(".message-content")) {
+    el = el.parentElement;
+  }
+  if (!el) return;
+  e.stopPropagation();
+  e.preventDefault();
+  const content = el.previousElementSibling.querySelector(".message-content");
+  const quiet = [...content.querySelectorAll(".evidence")];
+  quiet.forEach((x) => { x.style.display = "none"; });
+  const text = content.innerText.replace(/\n{3,}/g, "\n\n").trim();
+  quiet.forEach((x) => { x.style.display = ""; });
+  try {
+    await navigator.clipboard.writeText(text);
+  } catch (err) {  // no clipboard API (a page not served from a secure origin)
+    const area = document.createElement("textarea");
+    area.value = text;
+    document.body.append(area);
+    area.select();
+    document.execCommand("copy");
+    area.remove();
+  }
+  btn.setAttribute("title", "Copied as plain text");
+  setTimeout(() => btn.setAttribute("title", "Copy message"), 2000);
+}, true);
 document.addEventListener("toggle", (e) => {
   const d = e.target;
   if (d.tagName === "DETAILS" && d.open) {
@@ -77,14 +114,15 @@ document.addEventListener("toggle", (e) => {
     if (m) m.scrollIntoView({block: "center"});
   }
 }, true);
-</script>"""
+}"""
 STRENGTH = {
     True: ("strong evidence", "The trained reader agrees that the quoted sentence answers the "
            "question and marked the answer in it."),
     False: ("weak evidence", "The quoted sentence is the best match found, but the trained reader "
             "did not confirm that it answers the question: check the quote."),
 }
-MAX_TURNS = 50  # kept in the browser (and exported) per conversation"""
+MAX_TURNS = 50  # kept in the browser (and exported) per conversation
+EXPORT_KEEP_S = 3600  # an exported conversation's file is kept this long on the server
 
 
 # -- rendering (everything from articles is escaped) ---------------------------------------------
@@ -211,6 +249,23 @@ def articles_page(library: Library, query: str = "", page: int = 0) -> tuple[lis
     return [[a.title, a.published or "", a.article_id, a.chunks] for a in rows], caption
 
 
+def _messages(history) -> list[dict]:  # noqa: ANN001 - whatever a client sent
+    """A conversation as {"role", "content": text} messages. gradio 6 hands a chatbot's
+    messages back with their content as a list of parts ({"type": "text", "text": …}); the
+    ones this page wrote have plain text."""
+    out = []
+    for m in history if isinstance(history, list) else []:
+        if not isinstance(m, dict) or m.get("role") not in ("user", "assistant"):
+            continue
+        content = m.get("content")
+        if isinstance(content, list):
+            content = "".join(p.get("text") or "" for p in content
+                              if isinstance(p, dict) and p.get("type") == "text")
+        if isinstance(content, str):
+            out.append({"role": m["role"], "content": content})
+    return out
+
+
 def _text(value) -> str:  # noqa: ANN001 - whatever a client sent
     return value.strip() if isinstance(value, str) else ""
 
@@ -237,11 +292,19 @@ def guarded(handler):  # noqa: ANN001, ANN201
 
 # -- the page --------------------------------------------------------------------------------
 def build_app(engine: Engine) -> gr.Blocks:
+    exports = Path(tempfile.mkdtemp(prefix="newsqa-exports-"))
+    atexit.register(shutil.rmtree, exports, True)
+
     def export_file(turns: list[dict]) -> str | None:
+        """The conversation as a Markdown file to download. gradio serves a copy from its
+        own cache (emptied hourly, see delete_cache), so files here older than an hour go."""
         if not turns:
             return None
-        folder = Path(tempfile.mkdtemp(prefix="newsqa-export-"))
-        path = folder / "newsqa-conversation.md"
+        for old in exports.glob("*/*.md"):
+            with contextlib.suppress(OSError):
+                if time.time() - old.stat().st_mtime > EXPORT_KEEP_S:
+                    shutil.rmtree(old.parent)
+        path = Path(tempfile.mkdtemp(dir=exports)) / "newsqa-conversation.md"
         path.write_text(conversation_markdown(turns), encoding="utf-8")
         return str(path)
 
@@ -259,9 +322,8 @@ def build_app(engine: Engine) -> gr.Blocks:
             parse_range(_text(since) or None, _text(until) or None)
         except NewsQAError as e:
             return keep, keep, keep, "", str(e), keep, keep
-        history = history if isinstance(history, list) else []
-        prior = [{"role": m.get("role"), "content": m.get("content")} for m in history
-                 if isinstance(m, dict)]
+        history = _messages(history)
+        prior = history
         try:
             answer = engine.ask(message, history=prior, since=_text(since) or None,
                                 until=_text(until) or None)
@@ -281,8 +343,7 @@ def build_app(engine: Engine) -> gr.Blocks:
     def restore(saved: dict | None):
         """The conversation kept in this browser, shown again after a reload."""
         saved = saved if isinstance(saved, dict) else {}
-        history = [m for m in saved.get("history") or [] if isinstance(m, dict)
-                   and m.get("role") in ("user", "assistant") and isinstance(m.get("content"), str)]
+        history = _messages(saved.get("history"))
         turns = [t for t in saved.get("turns") or [] if isinstance(t, dict)]
         if not history:  # nothing kept: leave alone a question asked while the page loaded
             return gr.update(), gr.update()
@@ -346,7 +407,8 @@ def build_app(engine: Engine) -> gr.Blocks:
             note = f"Not deleted: {e}"
         return _md_escape(note), *articles_page(library, query)
 
-    with gr.Blocks(title="newsqa", analytics_enabled=False) as demo:
+    with gr.Blocks(title="newsqa", analytics_enabled=False,
+                   delete_cache=(EXPORT_KEEP_S, EXPORT_KEEP_S)) as demo:
         gr.Markdown("# newsqa\nAnswers from the news articles only. Every claim carries a "
                     "marker that leads to the sentence it came from; when the articles don't "
                     "say, it says so.")
@@ -487,7 +549,7 @@ def server_app(demo: gr.Blocks, settings: Settings, auth):  # noqa: ANN001, ANN2
 
     outer = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
     outer.middleware("http")(LoginBackoff(settings.login_delay))
-    return gr.mount_gradio_app(outer, demo, path="/", auth=auth, css=CSS, head=HEAD,
+    return gr.mount_gradio_app(outer, demo, path="/", auth=auth, css=CSS, js=JS,
                                footer_links=[],
                                show_error=False, max_file_size=f"{settings.max_upload_mb}mb",
                                server_name=settings.host, server_port=settings.port)

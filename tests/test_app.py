@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -18,6 +19,13 @@ import pytest
 from tests.conftest import ARTICLES, ROOT, SEED_QUESTION, WIESBADEN_ID, free_port, stop
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+# questions timed in the browser (warm), each answered with a marker [1]
+TIMED = [("How many personnel will the operation involve?", "700"),
+         ("How much money is dedicated to the NATO Innovation Fund?", "billion"),
+         ("Who is the alliance's deputy supreme allied commander?", "Stringer"),
+         ("Where will the Ukraine support command be based?", "Wiesbaden"),
+         ("How many modern aircraft are planned for acquisition across Europe and Canada?",
+          "850")]
 NEW_ARTICLE = """Harbour Bridge Reopens After Storm Repairs
 
 The Kestrel Harbour bridge reopened on Tuesday after eleven weeks of storm repairs.
@@ -311,6 +319,15 @@ def test_auth_in_the_working_folders_env_file_locks_the_page(tmp_path, seed_engi
         log.close()
 
 
+def _tab_to(page, target, presses: int = 30) -> None:
+    """Press Tab until target has the focus (keyboard use reaches it), or fail."""
+    for _ in range(presses):
+        if target.evaluate("(el) => el === document.activeElement"):
+            return
+        page.keyboard.press("Tab")
+    raise AssertionError(f"{target} is not reachable by Tab")
+
+
 CONTRAST_JS = """(el) => {
   const rgb = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
   let bg = null, node = el;
@@ -333,7 +350,7 @@ def _contrast(fg, bg) -> float:
 
 
 @pytest.mark.e2e
-def test_the_page_a_journalist_trusts(app_url, tmp_path):
+def test_the_page_a_journalist_trusts(app_url, tmp_path, capsys):
     """Answer first with its own sources and linked markers, evidence strength, errors under
     their fields, a conversation that survives a reload and exports as Markdown, examples that
     ask, a focused and named question box, readable highlights in light and dark, and the
@@ -348,8 +365,10 @@ def test_the_page_a_journalist_trusts(app_url, tmp_path):
         )
         context = browser.new_context(viewport={"width": 1400, "height": 1000},
                                       accept_downloads=True)
+        context.grant_permissions(["clipboard-read", "clipboard-write"])
         page = context.new_page()
         page.goto(url)
+        page.wait_for_load_state("networkidle")
         question = page.get_by_role("textbox", name="Your question")
         expect(question).to_be_focused(timeout=30_000)
         chat = page.locator("#chat")
@@ -377,6 +396,37 @@ def test_the_page_a_journalist_trusts(app_url, tmp_path):
         card.locator("summary").click()
         expect(card.locator("details mark")).to_be_in_viewport()
 
+        # Copy gives plain text with numbered sources, not the bubble's markdown
+        chat.locator('button[aria-label="Copy message"]').last.click()
+        copied = page.evaluate("navigator.clipboard.readText()")
+        assert "Wiesbaden" in copied and "[1]" in copied and "Sources" in copied, copied
+        assert not any(mark in copied for mark in ("**", "<a", "<span", "&gt;", "\\", "`",
+                                                   "evidence")), copied
+
+        # timed (warm): Enter to the answer on screen; a marker of an earlier answer clicked to
+        # its source in view
+        enter, marker_to_source = [], []
+        for k, (ask, expected) in enumerate(TIMED, start=1):
+            question.fill(ask)
+            started = time.perf_counter()
+            question.press("Enter")
+            expect(chat.locator(".message-row")).to_have_count(2 * (k + 1), timeout=60_000)
+            expect(chat).to_contain_text(expected, timeout=60_000)
+            enter.append(time.perf_counter() - started)
+        for k in range(len(TIMED)):
+            source = chat.locator(f'[id="src-{k}-1"]')
+            link = chat.locator(f'a.marker[href="#src-{k}-1"]').first
+            link.scroll_into_view_if_needed()
+            started = time.perf_counter()
+            link.click()
+            expect(source).to_be_in_viewport()
+            marker_to_source.append(time.perf_counter() - started)
+        with capsys.disabled():
+            print(f"\n[browser] Enter to answer on screen (warm), p50 of {len(enter)}: "
+                  f"{statistics.median(enter) * 1000:.0f} ms; marker click to source in view, "
+                  f"p50 of {len(marker_to_source)}: "
+                  f"{statistics.median(marker_to_source) * 1000:.0f} ms")
+
         # errors stay under their fields; nothing covers the conversation
         page.locator("#since input").first.fill("2024-13-45")
         question.fill("How many personnel will the operation involve?")
@@ -394,8 +444,10 @@ def test_the_page_a_journalist_trusts(app_url, tmp_path):
         assert chat.locator(".message").count() >= 2
 
         # the conversation survives a reload and exports with its citations and quotes
+        rows = chat.locator(".message-row").count()
         page.reload()
         expect(page.locator("#chat")).to_contain_text("Wiesbaden", timeout=30_000)
+        expect(page.locator("#chat .message-row")).to_have_count(rows)  # every turn
         with page.expect_download() as got:
             page.locator("#export").click()
         exported = Path(got.value.path()).read_text(encoding="utf-8")
@@ -427,17 +479,36 @@ def test_the_page_a_journalist_trusts(app_url, tmp_path):
         page.wait_for_timeout(1500)
         expect(page.locator("#chat .message")).to_have_count(0)
 
-        # the Articles tab: searched on the server, and a delete that names what went wrong
-        page.get_by_role("tab", name="Articles").click()
-        page.locator("#article-search textarea, #article-search input").first.fill("zorvik")
-        page.locator("#article-search textarea, #article-search input").first.press("Enter")
+        # the Articles tab, by keyboard alone: searched on the server, and a delete that names
+        # what went wrong
+        page.get_by_role("tab", name="Articles").focus()
+        page.keyboard.press("Enter")
+        _tab_to(page, page.locator("#article-search textarea, #article-search input").first)
+        page.keyboard.type("zorvik")
+        page.keyboard.press("Enter")
         expect(page.locator("#articles-caption")).to_contain_text("1 article matching",
                                                                   timeout=30_000)
         expect(page.locator("#articles")).to_contain_text("Zorvik Budget Vote")
-        page.locator("#delete-id textarea, #delete-id input").first.fill("no-such-article")
-        page.locator("#delete").click()
+        _tab_to(page, page.locator("#delete-id textarea, #delete-id input").first)
+        page.keyboard.type("no-such-article")
+        _tab_to(page, page.locator("#delete"))
+        page.keyboard.press("Enter")
         expect(page.locator("#upload-status")).to_contain_text("no article with id",
                                                                timeout=30_000)
+
+        # the Articles tab in light and dark: axe finds no WCAG 2 A/AA violation
+        for scheme in ("light", "dark"):
+            page.emulate_media(color_scheme=scheme)
+            page.goto(url + ("?__theme=dark" if scheme == "dark" else ""))
+            page.get_by_role("tab", name="Articles").click()
+            expect(page.locator("#articles")).to_contain_text("Zorvik Budget Vote",
+                                                              timeout=30_000)
+            found = Axe().run(page, options={"runOnly": {"type": "tag",
+                                                         "values": ["wcag2a", "wcag2aa"]}})
+            violations = [(v["id"], v["nodes"][0]["target"])
+                          for v in found.response["violations"]]
+            assert violations == [], ("Articles", scheme, violations)
+        page.emulate_media(color_scheme="light")
 
         # on a phone the sources sit right under the answer
         phone = browser.new_page(viewport={"width": 390, "height": 844})
