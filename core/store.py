@@ -308,11 +308,11 @@ class Store:
         for start in range(0, n, step):
             yield slice(start, min(n, start + step))
 
-    def upsert(self, collection: Any, ids: Sequence[str], embeddings: Any,
-               documents: Sequence[str] | None, metadatas: Sequence[dict],
-               step: int = 2000) -> None:
+    def upsert(self, ids: Sequence[str], embeddings: Any, documents: Sequence[str] | None,
+               metadatas: Sequence[dict], step: int = 2000, collection: Any = None) -> None:
         """Write records in batches of `step`, under the store's limit (a call costs less per
         record the more it carries: 0.72 ms at 100, 0.53 at 500). documents=None: none."""
+        collection = self.chunks if collection is None else collection
         for s in self.batches(len(ids), step):
             with self._guarded():
                 collection.upsert(

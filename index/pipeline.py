@@ -343,7 +343,7 @@ class Ingestor:
                      had_versions: set[str]) -> int:
         chunk_vecs, metas = records.with_vectors(sent_vecs)
         # No Chroma documents: its full-text index cost 60 % of a chunk's write.
-        self.store.upsert(self.store.chunks, records.chunk_ids, chunk_vecs, None, metas)
+        self.store.upsert(records.chunk_ids, chunk_vecs, None, metas)
         commit_step("group-written")
         for article in articles:
             if article.id in had_versions:  # a new article has nothing to delete

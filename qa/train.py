@@ -548,6 +548,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=None, help="use this many records (smoke runs)")
     ap.add_argument("--data", type=Path, default=DATA_DIR,
                     help="a folder of .jsonl question records in the qa-train schema")
+    ap.add_argument("--answerable-only", action="store_true",
+                    help="train without SQuAD 2.0's unanswerable questions (their negatives "
+                         "swap one entity of an answerable question); calibration and test "
+                         "keep them")
     ap.add_argument("--eval-every", type=int, default=200)
     ap.add_argument("--save-every", type=int, default=100)
     ap.add_argument("--work", type=Path, default=WORK_DIR, help="checkpoints")
@@ -578,6 +582,8 @@ def main(argv: list[str] | None = None) -> int:
     for r in records:
         parts[split_of(r.get("title", ""))].append(r)
     rng = random.Random(args.seed)
+    if args.answerable_only:
+        parts["train"] = [r for r in parts["train"] if not r.get("is_impossible")]
     train = [ex for r, near in zip(parts["train"], neighbours_by_title(parts["train"], rng),
                                    strict=True)
              for ex in examples_of(r, rng, elsewhere=near)]

@@ -104,8 +104,7 @@ def test_a_version_still_being_written_is_never_read(engine, tmp_path):
         records = chunk_records(article)
         assert len(records.chunk_ids) > keep
         vectors, metas = records.with_vectors(engine.embedder.encode(records.embed_texts))
-        engine.store.upsert(engine.store.chunks, records.chunk_ids[:keep], vectors[:keep], None,
-                            metas[:keep])
+        engine.store.upsert(records.chunk_ids[:keep], vectors[:keep], None, metas[:keep])
         partial += records.chunk_ids[:keep]
     engine.store.mark_changed()
     engine.refresh(force=True)
