@@ -56,6 +56,7 @@ CSS = """
 .reply-sources { font-size: 0.92em; }
 .reply-sources mark, .source-card mark { background: #fff3a3; color: #1f2328; }
 a.marker { font-weight: 700; text-decoration: none; }
+.flash { outline: 2px solid currentColor; outline-offset: 2px; border-radius: 4px; }
 .field-error { color: #b3261e; font-size: 0.9em; min-height: 0; }
 .dark .field-error { color: #ffb4ab; }
 .example { font-size: 0.85em !important; }
@@ -106,6 +107,18 @@ document.addEventListener("click", async (e) => {
   }
   btn.setAttribute("title", "Copied as plain text");
   setTimeout(() => btn.setAttribute("title", "Copy message"), 2000);
+}, true);
+// a marker scrolls its source line into the middle of the conversation and marks it briefly
+// (a plain #fragment link does nothing when the address already ends with that fragment)
+document.addEventListener("click", (e) => {
+  const link = e.target.closest && e.target.closest("#chat a.marker");
+  const target = link && document.getElementById(link.getAttribute("href").slice(1));
+  if (!target) return;
+  e.preventDefault();
+  const line = target.closest("p") || target;
+  line.scrollIntoView({block: "center"});
+  line.classList.add("flash");
+  setTimeout(() => line.classList.remove("flash"), 1500);
 }, true);
 document.addEventListener("toggle", (e) => {
   const d = e.target;

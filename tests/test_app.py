@@ -414,7 +414,7 @@ def test_the_page_a_journalist_trusts(app_url, tmp_path, capsys):
             expect(chat).to_contain_text(expected, timeout=60_000)
             enter.append(time.perf_counter() - started)
         for k in range(len(TIMED)):
-            source = chat.locator(f'[id="src-{k}-1"]')
+            source = chat.locator(f'p:has([id="src-{k}-1"])')  # the source's line
             link = chat.locator(f'a.marker[href="#src-{k}-1"]').first
             link.scroll_into_view_if_needed()
             started = time.perf_counter()
@@ -461,16 +461,20 @@ def test_the_page_a_journalist_trusts(app_url, tmp_path, capsys):
             page.emulate_media(color_scheme=scheme)
             page.goto(url + ("?__theme=dark" if scheme == "dark" else ""))
             expect(page.locator("#chat")).to_contain_text("Wiesbaden", timeout=30_000)
+            page.get_by_role("button", name=TIMED[0][0]).click()  # the sources panel, too
+            expect(page.locator("#sources mark").first).to_contain_text("700", timeout=60_000)
             found = Axe().run(page, options={"runOnly": {"type": "tag",
                                                          "values": ["wcag2a", "wcag2aa"]}})
             violations = [(v["id"], v["nodes"][0]["target"])
                           for v in found.response["violations"]]
             assert violations == [], (scheme, violations)
-            for selector in ("#chat .message p", "#chat .reply-sources, #chat blockquote"):
+            # the text, the quotes, and the highlight with the answer in it
+            for selector in ("#chat .message p", "#chat blockquote p", "#sources mark",
+                             "#sources mark strong.answer", "#chat blockquote strong"):
                 el = page.locator(selector).first
-                if el.count():
-                    fg, bg = el.evaluate(CONTRAST_JS)
-                    assert _contrast(fg, bg) >= 4.5, (scheme, selector, fg, bg)
+                expect(el).to_be_visible()
+                fg, bg = el.evaluate(CONTRAST_JS)
+                assert _contrast(fg, bg) >= 4.5, (scheme, selector, fg, bg)
 
         # one clear action: the conversation, its sources and its browser copy go together
         page.locator("#clear").click()
