@@ -58,8 +58,10 @@ class Settings(BaseSettings):
         "`onnx-int8`: run the model as an int8 ONNX graph (exported on this machine the first "
         "time, under the index folder); the index records the backend too"))
     answering: str = Field("hand", description=(
-        "`reader`: the trained reader chooses the sentence and abstains, instead of the "
-        "hand-weighted scorer"))
+        "`reader`: the trained reader re-scores the candidate sentences, chooses the one to "
+        "quote and abstains under its calibrated threshold, instead of the hand-weighted "
+        "scorer (which the default `hand` leaves choosing; the reader then marks the short "
+        "answer)"))
     host: str = Field("127.0.0.1", description="the interface the chat page listens on")
     port: int = Field(7860, ge=1, le=65535, description="the chat page's port")
     auth: str | None = Field(None, description=(

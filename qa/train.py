@@ -11,7 +11,10 @@ becomes reader inputs over the sentences of its passage, cut by the index's own 
   (SelQA's answer sentences; their span loss is masked);
 - up to two other sentences of the passage that share the most words with the question:
   "does not answer", the on-topic sentences the hand-weighted scorer used to quote;
-- for SQuAD 2.0's unanswerable questions, the same two most similar sentences: "does not answer".
+- SQuAD 2.0's unanswerable questions are left out of training (`--with-unanswerable` puts them
+  back, as the same two most similar sentences, "does not answer"): they swap one entity of an
+  answerable question, and the reader trained on them took any question naming something its
+  sentence does not name as unanswerable. Calibration and test keep them.
 
 Questions are roughened on the way in (lower case, no question mark, a typo, a keyword query)
 because people type that way. Training is seeded, resumable (a checkpoint every `--save-every`
@@ -493,10 +496,20 @@ def _null_note(card: dict) -> str:
             "classifier's probability. The span head still marks the short answer.")
 
 
+def _unanswerable_note(card: dict) -> str:
+    if not card.get("answerable_only"):
+        return ""
+    return ("\n\nSQuAD 2.0's unanswerable questions are left out of training (calibration and test "
+            "keep them):\nthey swap one entity of an answerable question, and a reader trained "
+            "on them took any question\nnaming something its sentence does not name as "
+            "unanswerable (docs/reader.md).")
+
+
 def write_model_card(path: Path, card: dict) -> None:
     """The model card beside the model: what it is, its data and licences, its figures, how
     to retrain it, and its checksum."""
     cal, test = card["calibration"], card["test"]
+    unanswerable = _unanswerable_note(card)
     text = f"""# The newsqa reader (`reader-int8.onnx`)
 
 A cross-encoder with a span head that reads a question with one candidate sentence (and the
@@ -516,7 +529,8 @@ sentence answers the question, and the answer span inside it. Used by `qa.readin
 TrecQA is left out (tokenized text, 269 questions). Split by title: train
 {card["train_questions"]:,} questions ({card["train_examples"]:,} reader inputs), calibration
 {card["calibration_questions"]:,} and test {card["test_questions"]:,} questions measured. No
-news-domain examples were added: none of the project's news question sets is used in training.
+news-domain examples were added: none of the project's news question sets is used in training.\
+{unanswerable}
 
 ## Figures (question level: the best sentence among every sentence of the passage and the
 closest sentences of two other passages on the same subject; answered when its probability
@@ -548,10 +562,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=None, help="use this many records (smoke runs)")
     ap.add_argument("--data", type=Path, default=DATA_DIR,
                     help="a folder of .jsonl question records in the qa-train schema")
-    ap.add_argument("--answerable-only", action="store_true",
-                    help="train without SQuAD 2.0's unanswerable questions (their negatives "
-                         "swap one entity of an answerable question); calibration and test "
-                         "keep them")
+    ap.add_argument("--with-unanswerable", dest="answerable_only", action="store_false",
+                    help="also train on SQuAD 2.0's unanswerable questions (left out by "
+                         "default: they swap one entity of an answerable question, which made "
+                         "the reader too literal; calibration and test keep them)")
     ap.add_argument("--eval-every", type=int, default=200)
     ap.add_argument("--save-every", type=int, default=100)
     ap.add_argument("--work", type=Path, default=WORK_DIR, help="checkpoints")
@@ -685,6 +699,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python -m qa.train " + " ".join(argv if argv is not None else sys.argv[1:]),
         "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
         "train_questions": len(parts["train"]), "train_examples": len(features),
+        "answerable_only": args.answerable_only,
         "minutes": round(minutes, 1),
     }
     card_path = out_dir / CARD_FILE.name if args.out else CARD_FILE

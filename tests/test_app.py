@@ -319,6 +319,16 @@ def test_auth_in_the_working_folders_env_file_locks_the_page(tmp_path, seed_engi
         log.close()
 
 
+def _settled(page) -> None:
+    """Wait until no request is under way and gradio shows nothing as pending (its pending
+    outputs are drawn translucent, which axe would measure)."""
+    from playwright.sync_api import expect
+
+    page.wait_for_load_state("networkidle")
+    expect(page.locator(".pending, .generating")).to_have_count(0, timeout=30_000)
+    page.wait_for_timeout(300)
+
+
 def _tab_to(page, target, presses: int = 30) -> None:
     """Press Tab until target has the focus (keyboard use reaches it), or fail."""
     for _ in range(presses):
@@ -463,6 +473,7 @@ def test_the_page_a_journalist_trusts(app_url, tmp_path, capsys):
             expect(page.locator("#chat")).to_contain_text("Wiesbaden", timeout=30_000)
             page.get_by_role("button", name=TIMED[0][0]).click()  # the sources panel, too
             expect(page.locator("#sources mark").first).to_contain_text("700", timeout=60_000)
+            _settled(page)
             found = Axe().run(page, options={"runOnly": {"type": "tag",
                                                          "values": ["wcag2a", "wcag2aa"]}})
             violations = [(v["id"], v["nodes"][0]["target"])
@@ -507,6 +518,7 @@ def test_the_page_a_journalist_trusts(app_url, tmp_path, capsys):
             page.get_by_role("tab", name="Articles").click()
             expect(page.locator("#articles")).to_contain_text("Zorvik Budget Vote",
                                                               timeout=30_000)
+            _settled(page)
             found = Axe().run(page, options={"runOnly": {"type": "tag",
                                                          "values": ["wcag2a", "wcag2aa"]}})
             violations = [(v["id"], v["nodes"][0]["target"])
