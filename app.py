@@ -336,9 +336,8 @@ def build_app(engine: Engine) -> gr.Blocks:
         except NewsQAError as e:
             return keep, keep, keep, "", str(e), keep, keep
         history = _messages(history)
-        prior = history
         try:
-            answer = engine.ask(message, history=prior, since=_text(since) or None,
+            answer = engine.ask(message, history=history, since=_text(since) or None,
                                 until=_text(until) or None)
         except NewsQAError as e:
             return keep, keep, keep, str(e), "", keep, keep

@@ -79,13 +79,9 @@ class Delta:
     @classmethod
     def of(cls, ids: list[str], documents: list[str], metadatas: list[dict],
            stemmer) -> Delta:  # noqa: ANN001 - PyStemmer's
-        import bm25s
-
         nodes = [chunk_node(c, d, m) for c, d, m in zip(ids, documents, metadatas, strict=True)]
-        corpus = [node_to_metadata_dict(n) | {"node_id": n.node_id} for n in nodes]
-        tokens = bm25s.tokenize([n.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes],
-                                stopwords="en", stemmer=stemmer, token_pattern=TOKENS,
-                                return_ids=False, show_progress=False)
+        corpus = [_corpus_entry(n) for n in nodes]
+        tokens = _tokens(nodes, stemmer, ids=False)
         counts = [Counter(t) for t in tokens]
         df: Counter = Counter()
         for c in counts:
@@ -178,6 +174,20 @@ DELTA_SHARE = 0.2
 TOKENS = r"(?u)\b\w\w+\b"  # llama-index's BM25Retriever's token pattern
 
 
+def _corpus_entry(node: TextNode) -> dict:
+    """A node as llama-index's BM25Retriever keeps it in its corpus."""
+    return node_to_metadata_dict(node) | {"node_id": node.node_id}
+
+
+def _tokens(nodes: list[TextNode], stemmer, ids: bool = True):  # noqa: ANN001, ANN202
+    """The nodes' texts as BM25Retriever tokenizes its corpus (bm25s, English stop words)."""
+    import bm25s
+
+    return bm25s.tokenize([n.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes],
+                          stopwords="en", stemmer=stemmer, token_pattern=TOKENS,
+                          return_ids=ids, show_progress=False)
+
+
 def _bm25_over(nodes: list[TextNode], top_k: int):  # noqa: ANN202 - BM25Retriever, imported late
     """llama-index's BM25Retriever over nodes, built as its from_defaults builds it, plus the
     average chunk length in tokens (which bm25s does not keep, and a delta's scores need)."""
@@ -186,13 +196,11 @@ def _bm25_over(nodes: list[TextNode], top_k: int):  # noqa: ANN202 - BM25Retriev
     from llama_index.retrievers.bm25 import BM25Retriever
 
     stemmer = Stemmer.Stemmer("english")
-    tokens = bm25s.tokenize([n.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes],
-                            stopwords="en", stemmer=stemmer, token_pattern=TOKENS,
-                            show_progress=False)
+    tokens = _tokens(nodes, stemmer)
     avgdl = float(np.mean([len(t) for t in tokens.ids]))
     bm25 = bm25s.BM25()
     bm25.index(tokens, show_progress=False)
-    bm25.corpus = [node_to_metadata_dict(n) | {"node_id": n.node_id} for n in nodes]
+    bm25.corpus = [_corpus_entry(n) for n in nodes]
     retriever = BM25Retriever(existing_bm25=bm25, stemmer=stemmer,
                               similarity_top_k=min(top_k, len(nodes)))
     return retriever, avgdl
@@ -265,6 +273,10 @@ class KeywordIndex:
         release_freed_memory()
         return cls(base, {"revision": revision, "avgdl": avgdl}, revision, top_k)
 
+    def at(self, store: Store, revision: str) -> KeywordIndex | None:
+        """This index if it is at `revision`, else its base updated to it (updated)."""
+        return self if self.revision == revision else self.updated(store, revision)
+
     def updated(self, store: Store, revision: str) -> KeywordIndex | None:
         """This index's base and the store's changes since it, at `revision`; None when the
         change is too large for a delta (then the base is rebuilt)."""
@@ -311,22 +323,16 @@ class KeywordIndex:
         that the process answering questions keeps its interpreter for them, then loaded from
         the cache."""
         revision = store.revision()
-        for base in (current, "cache"):
-            if base == "cache":
-                base = cls.cached(cache_dir, top_k)
-            if base is None:
-                continue
-            if base.revision == revision:
-                return base
-            index = base.updated(store, revision)
-            if index is not None:
-                return index
+        index = current.at(store, revision) if current is not None else None
+        if index is None and (cached := cls.cached(cache_dir, top_k)) is not None:
+            index = cached.at(store, revision)
+        if index is not None:
+            return index
         if (settings is not None and cache_dir is not None and not revision.startswith(PENDING)
                 and store.count() >= CHILD_BUILD_CHUNKS and build_in_child(settings)):
             index = cls.cached(cache_dir, top_k)
             if index is not None:
-                return index if index.revision == revision else (
-                    index.updated(store, revision) or index)
+                return index.at(store, revision) or index
         index = cls.build(store, revision, top_k)
         # an index read while a write is under way is used, but never cached: the write may
         # have been killed, and the cache would outlive it under the same revision

@@ -182,10 +182,10 @@ def current_versions(metas: Iterable[dict]) -> dict[str, str]:
 
 
 def complete_version(rows: list[tuple[dict, str]]) -> list[tuple[dict, str]]:
-    """Of an article's (metadata, text) chunk rows, those of one version, a complete one when
-    there is one (mid-update two may be stored), in chunk order."""
-    by_hash: dict[str, list] = {}
-    for meta, text in rows:
-        by_hash.setdefault(meta.get("content_hash", ""), []).append((meta, text))
-    chosen = max(by_hash.values(), key=lambda rs: len(rs) == int(rs[0][0].get("n_chunks", -1)))
+    """Of an article's (metadata, text) chunk rows, those of one version, in chunk order: the
+    current one (current_versions, as answers read it) when one is complete (mid-update two
+    may be stored), else the first stored."""
+    current = current_versions(meta for meta, _ in rows)
+    want = next(iter(current.values()), rows[0][0].get("content_hash"))
+    chosen = [r for r in rows if r[0].get("content_hash") == want]
     return sorted(chosen, key=lambda r: int(r[0].get("chunk_index", 0)))

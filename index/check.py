@@ -174,6 +174,6 @@ def _check_keyword_cache(store: Store, settings: Settings, report: CheckReport) 
     if base is None:
         report.problems.append(Finding("the keyword cache is unreadable (it is rebuilt on the "
                                        "next question)", INGEST))
-    elif base.revision != store.revision() and base.updated(store, store.revision()) is None:
+    elif base.at(store, store.revision()) is None:
         report.problems.append(Finding("the keyword cache is far behind the index (it is "
                                        "rebuilt on the next question)", INGEST))
