@@ -171,6 +171,89 @@ def examples_of(record: dict, rng: random.Random, negatives: int = 2,
     return out
 
 
+_PREP = re.compile(r"(?:\b(?:in|on|at|by|of|from|to|for|with|about|as|than|the|a|an|some|"
+                   r"its|their|his|her|nearly|about|around|over|under|only|just)\s+)+$", re.I)
+_NAME = re.compile(r"\b[A-Z][a-z]+(?:\s+(?:of\s+|the\s+|de\s+)?[A-Z][a-z]+)*")
+
+
+def _tidy(text: str) -> str:
+    text = re.sub(r"\s+([,.;:)!?])", r"\1", text)
+    text = re.sub(r"\(\s*\)|,\s*(?=[,.;:])", "", text)
+    text = re.sub(r"\s{2,}", " ", text).strip(" ,;")
+    return text[:1].upper() + text[1:]
+
+
+def without_answer(ex: Example) -> Example | None:
+    """The answering sentence with its answer taken out, and the words that only led to it
+    ("in", "the", "about"...): it keeps the question's subject and wording but no longer says
+    what was asked ("Montalvo was arrested and released on bail" for "how long was he held?").
+    Retrieval brings exactly such sentences, and SQuAD's own negatives are rarely this close."""
+    if not ex.label or not ex.span:
+        return None
+    a, b = ex.span
+    head = _PREP.sub("", ex.sentence[:a])
+    rest = _tidy(head + " " + ex.sentence[b:])
+    if len(rest.split()) < 5 or rest.lower() == ex.sentence.lower():
+        return None
+    return Example(ex.question, rest, ex.title, ex.before, ex.after, 0, None, ex.qid + "/cut")
+
+
+def with_other_name(ex: Example, names: list[str], rng: random.Random) -> Example | None:
+    """The answering sentence with a name the question asks about replaced by another name of
+    as many words, taken from another passage: "The Novulstad site will employ 2965 people" does
+    not answer a question about Novgraselport. Only names outside the answer, and the same swap
+    in the neighbouring sentences, so the context does not give the right name back."""
+    if not ex.label:
+        return None
+    q = ex.question.lower()
+    a, b = ex.span or (len(ex.sentence), len(ex.sentence))
+    found = [m for m in _NAME.finditer(ex.sentence)
+             if m.start() > 0 and (m.end() <= a or m.start() >= b) and len(m.group()) >= 4
+             and m.group().lower() in q]
+    if not found:
+        return None
+    name = rng.choice(found).group()
+    width = len(name.split())
+    pool = [n for n in names if len(n.split()) == width and n.lower() not in q
+            and n.lower() not in ex.sentence.lower()]
+    if not pool:
+        return None
+    other = rng.choice(pool)
+
+    def swap(text: str) -> str:
+        return text.replace(name, other)
+
+    return Example(ex.question, swap(ex.sentence), ex.title, swap(ex.before), swap(ex.after), 0,
+                   None, ex.qid + "/name")
+
+
+def proper_names(records: list[dict], limit: int = 20_000) -> list[str]:
+    """Names (capitalized word runs not opening a sentence) of the training passages."""
+    seen: dict[str, None] = {}
+    for r in records:
+        for m in _NAME.finditer(r["context"]):
+            if m.start() > 1 and r["context"][m.start() - 2] not in ".!?" and len(m.group()) >= 4:
+                seen.setdefault(m.group(), None)
+        if len(seen) >= limit:
+            break
+    return list(seen)
+
+
+def derived_negatives(examples: list[Example], names: list[str], rng: random.Random,
+                      cut: float = 0.5, renamed: float = 0.5) -> list[Example]:
+    """Harder "does not answer" inputs made from the answering ones (`without_answer`,
+    `with_other_name`), for a `cut` and a `renamed` share of the questions."""
+    out = []
+    for ex in examples:
+        if not ex.label:
+            continue
+        if rng.random() < cut and (neg := without_answer(ex)):
+            out.append(neg)
+        if rng.random() < renamed and (neg := with_other_name(ex, names, rng)):
+            out.append(neg)
+    return out
+
+
 def neighbours_by_title(records: list[dict], rng: random.Random, n: int = 2):
     """For each record, up to n other passages of its title (different contexts)."""
     by_title: dict[str, dict[str, dict]] = {}
@@ -566,6 +649,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="also train on SQuAD 2.0's unanswerable questions (left out by "
                          "default: they swap one entity of an answerable question, which made "
                          "the reader too literal; calibration and test keep them)")
+    ap.add_argument("--no-derived", dest="derived", action="store_false",
+                    help="train without the derived negatives (answer taken out, a name "
+                         "swapped; see derived_negatives): the second reader")
     ap.add_argument("--eval-every", type=int, default=200)
     ap.add_argument("--save-every", type=int, default=100)
     ap.add_argument("--work", type=Path, default=WORK_DIR, help="checkpoints")
@@ -601,6 +687,8 @@ def main(argv: list[str] | None = None) -> int:
     train = [ex for r, near in zip(parts["train"], neighbours_by_title(parts["train"], rng),
                                    strict=True)
              for ex in examples_of(r, rng, elsewhere=near)]
+    if args.derived:
+        train += derived_negatives(train, proper_names(parts["train"]), rng)
     calib_ex = [ex for r in parts["calib"] for ex in examples_of(r, random.Random(1))]
     features = [(*to_features(tokenizer, ex), ex.label) for ex in train]
     calib_rng = random.Random(2)
