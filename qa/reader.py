@@ -60,8 +60,9 @@ def encode_inputs(tokenizer, question: str, sentence: str, title: str = "",
     cls_id, sep_id = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
     q = tokenizer.encode(question, add_special_tokens=False).ids[:MAX_QUESTION_TOKENS]
     s_enc = tokenizer.encode(sentence, add_special_tokens=False)
-    s_ids = s_enc.ids[:MAX_SENTENCE_TOKENS]
-    offsets = [tuple(o) for o in s_enc.offsets[:MAX_SENTENCE_TOKENS]]
+    k = _window(tokenizer, q, s_enc.ids)
+    s_ids = s_enc.ids[k:k + MAX_SENTENCE_TOKENS]
+    offsets = [tuple(o) for o in s_enc.offsets[k:k + MAX_SENTENCE_TOKENS]]
     room = MAX_TOKENS - len(q) - len(s_ids) - 4
     ctx: list[int] = []
     if room > 0:
@@ -79,6 +80,30 @@ def encode_inputs(tokenizer, question: str, sentence: str, title: str = "",
     first = len(q) + 2
     type_ids = [0] * first + [1] * (len(ids) - first)
     return Encoded(ids, type_ids, first, offsets)
+
+
+_FUNCTION_WORDS = ("the a an of in on at to for by with from and or is are was were be been "
+                   "what which who whom when where why how did does do has have had that this "
+                   "it its as will").split()
+
+
+def _window(tokenizer, question_ids: list[int], sentence_ids: list[int]) -> int:
+    """Where a sentence longer than the reader's window is read from: the first token of the
+    MAX_SENTENCE_TOKENS-token stretch holding the most of the question's words (a run-on line
+    of a badly exported article has its answer anywhere). Offsets stay the whole sentence's."""
+    if len(sentence_ids) <= MAX_SENTENCE_TOKENS:
+        return 0
+    common = set(tokenizer.encode(" ".join(_FUNCTION_WORDS), add_special_tokens=False).ids)
+    wanted = {i for i in question_ids if i not in common}
+    hits = np.cumsum([0] + [i in wanted for i in sentence_ids])
+    counts = hits[MAX_SENTENCE_TOKENS:] - hits[:-MAX_SENTENCE_TOKENS]
+    k = int(np.argmax(counts))
+    inside = [j for j in range(k, k + MAX_SENTENCE_TOKENS) if sentence_ids[j] in wanted]
+    if not inside:
+        return 0
+    # centred on those words: the answer may come before them or after
+    mid = (inside[0] + inside[-1]) // 2
+    return int(min(max(0, mid - MAX_SENTENCE_TOKENS // 2), len(sentence_ids) - MAX_SENTENCE_TOKENS))
 
 
 def best_span(start: np.ndarray, end: np.ndarray, enc: Encoded) -> tuple[float, int, int]:

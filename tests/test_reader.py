@@ -47,6 +47,15 @@ def test_reader_gives_no_answer_for_an_unrelated_sentence():
     assert r.p_answer < 0.5
 
 
+def test_a_sentence_longer_than_the_reader_window_is_read_where_the_question_points():
+    reader = load_reader()
+    preamble = " ".join(f"the council met on day {n} and discussed the budget," for n in range(40))
+    long = f"{preamble} and then it agreed that {WIESBADEN[0].lower()}{WIESBADEN[1:]}"
+    (r,) = reader.read(HQ_QUESTION, [(long, TITLE, BEFORE, AFTER)])
+    assert r.p_answer >= 0.5
+    assert r.has_span and "Wiesbaden" in long[r.start:r.end]
+
+
 def test_a_missing_model_file_is_a_clear_error(tmp_path):
     from core.errors import InvalidSetting
 
