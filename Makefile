@@ -42,6 +42,10 @@ eval: setup
 		--articles articles --index-dir build/index-articles --compare
 	$(PY) -m qa.eval eval_questions/reader-news-dev.jsonl eval_questions/reader-news-holdout.jsonl \
 		--articles eval_questions/corpus --index-dir build/index-eval_questions_corpus --compare
+	$(PY) -m qa.eval eval_questions/reader-seed-holdout-c.jsonl \
+		--articles articles --index-dir build/index-articles --compare
+	$(PY) -m qa.eval eval_questions/reader-news-holdout-c.jsonl \
+		--articles eval_questions/corpus --index-dir build/index-eval_questions_corpus --compare
 
 bench: setup
 	$(PY) -m bench.run
