@@ -74,3 +74,21 @@ class ReaderLed:
 
     def trace(self, question: str, **kw: object) -> tuple[Answer, list[str]]:
         return self.engine.trace(question, use_reader=True, **kw)
+
+
+class HandLed:
+    """QA_ANSWERING=hand: the hand-weighted scorer chooses the sentence and abstains below its
+    threshold; the reader only marks the short answer in it."""
+
+    name = "hand-led"
+
+    def __init__(self, engine):
+        self.engine = engine
+
+    def trace(self, question: str, **kw: object) -> tuple[Answer, list[str]]:
+        return self.engine.trace(question, use_reader=False, **kw)
+
+
+def other_mode(engine):
+    """The answering mode the engine is not set to, to compare with."""
+    return HandLed(engine) if engine.settings.answering == "reader" else ReaderLed(engine)

@@ -253,10 +253,10 @@ def main(argv: list[str] | None = None) -> int:
                 DenseBaseline,
                 HandWeightedBaseline,
                 KeywordBaseline,
-                ReaderLed,
+                other_mode,
             )
 
-            for baseline in (ReaderLed(engine), HandWeightedBaseline(engine),
+            for baseline in (other_mode(engine), HandWeightedBaseline(engine),
                              KeywordBaseline(engine), DenseBaseline(engine)):
                 systems[baseline.name] = baseline
         results: dict[str, dict[str, dict]] = {}
