@@ -57,11 +57,11 @@ class Settings(BaseSettings):
     embed_backend: str = Field("torch", description=(
         "`onnx-int8`: run the model as an int8 ONNX graph (exported on this machine the first "
         "time, under the index folder); the index records the backend too"))
-    answering: str = Field("hand", description=(
-        "`reader`: the trained reader re-scores the candidate sentences, chooses the one to "
-        "quote and abstains under its calibrated threshold, instead of the hand-weighted "
-        "scorer (which the default `hand` leaves choosing; the reader then marks the short "
-        "answer)"))
+    answering: str = Field("reader", description=(
+        "`reader` (the default): the trained reader re-scores the candidate sentences, chooses "
+        "the one to quote and abstains under its calibrated threshold; `hand`: the "
+        "hand-weighted scorer chooses and abstains, and the reader only marks the short "
+        "answer"))
     host: str = Field("127.0.0.1", description="the interface the chat page listens on")
     port: int = Field(7860, ge=1, le=65535, description="the chat page's port")
     auth: str | None = Field(None, description=(
@@ -119,8 +119,8 @@ class Settings(BaseSettings):
     @classmethod
     def _answering(cls, value: str) -> str:
         if value not in ANSWERING:
-            raise ValueError(f"QA_ANSWERING={value!r} is not a mode: use hand (the default) "
-                             "or reader")
+            raise ValueError(f"QA_ANSWERING={value!r} is not a mode: use reader (the default) "
+                             "or hand")
         return value
 
     @field_validator("chroma_url")

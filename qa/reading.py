@@ -12,6 +12,7 @@ the question ("in 2019") keeps to articles published that year and sentences tha
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -27,6 +28,8 @@ from qa.reader import Reader, Reading
 _YEAR = re.compile(r"(?<![\d$.,])(1[89]\d\d|20\d\d)(?![\d,])")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 MIN_WORDS = 5
+# an attribution line under a quotation ("– NATO Secretary General Jens Stoltenberg")
+_ATTRIBUTION = re.compile(r"^\s*[–—-]\s*(\S+\s+){0,7}\S+\s*$")
 
 
 def years_in(question: str) -> set[str]:
@@ -39,6 +42,46 @@ def of_time(e: Evidence, years: set[str]) -> bool:
         return True
     texts = [e.text, e.meta.get("title", "")] + [n.text for n in (e.prev, e.next) if n]
     return any(y in t for t in texts for y in years)
+
+
+_CAPITALIZED = re.compile(r"\b[A-Z][\w'’-]*[A-Za-z]")
+_QUESTION_WORDS = set("what which who whom whose when where why how is are was were do does did "
+                      "will would can could should has have had the a an in on at of for to by "
+                      "according i".split())
+
+
+def names_in(question: str) -> set[str]:
+    """The names a question asks about: its capitalized words after the first (a question typed
+    in lower case names nothing this way, and is not held to it)."""
+    words = _CAPITALIZED.findall(question)
+    first = re.match(r"\W*([\w'’-]+)", question)
+    out = {_bare(w) for w in words if len(w) >= 3 and w.lower() not in _QUESTION_WORDS}
+    if first and first.group(1)[:1].isupper() and question.count(first.group(1)) == 1:
+        out.discard(_bare(first.group(1)))
+    return out
+
+
+def _bare(word: str) -> str:
+    return re.sub(r"['’]s?$", "", word.lower())
+
+
+def _same_name(a: str, b: str) -> bool:
+    """One name in two spellings: equal, an inflection (Ukraine / Ukrainian: a shared stem of
+    three quarters of the shorter), or a typo (one edit in a long name)."""
+    if a == b:
+        return True
+    short = min(len(a), len(b))
+    stem = next((k for k, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), short)
+    if short >= 5 and stem >= max(5, 0.75 * short) and abs(len(a) - len(b)) <= 4:
+        return True
+    return (short >= 6 and abs(len(a) - len(b)) <= 1 and a[0] == b[0]
+            and difflib.SequenceMatcher(None, a, b).ratio() >= 0.9)
+
+
+def named_by(names: set[str], words: set[str]) -> bool:
+    """Whether every name is among the words (in one of its spellings)."""
+    return all(n in words or any(_same_name(n, w) for w in words if w[:1] == n[:1])
+               for n in names)
 
 
 @dataclass
@@ -94,7 +137,23 @@ class ReaderComposer:
         pool = [s for s in scored if of_time(s.evidence, years)] if years else list(scored)
         # an attribution ("– NATO Secretary General Jens Stoltenberg") or a heading alone is
         # never the answer: fewer than MIN_WORDS words
-        pool = [s for s in pool if len(s.evidence.text.split()) >= MIN_WORDS]
+        pool = [s for s in pool if len(s.evidence.text.split()) >= MIN_WORDS
+                and not _ATTRIBUTION.match(s.evidence.text)]
+        names = names_in(question)
+        naming: dict[str, bool] = {}
+
+        def names_it(s: Scored) -> bool:
+            aid = s.evidence.article_id
+            if aid not in naming:
+                naming[aid] = named_by(names, self._article_words(s, scored))
+            return naming[aid]
+
+        if names:
+            # what the question names must be named in what was retrieved: nothing about
+            # "Ostheim" answers a question about Ostheim. Articles that name it are read first.
+            if not any(names_it(s) for s in pool):
+                return []
+            pool.sort(key=lambda s: not names_it(s))
         pool = pool[:self.candidates]
         if not pool:
             return []
@@ -117,7 +176,27 @@ class ReaderComposer:
             if max(r.p for r in reads) >= self.sure:
                 break  # a sure answer: the weaker-ranked rest need not be read
         reads.sort(key=lambda x: x.score, reverse=True)
+        if names:
+            # once an article that names it answers, the articles that do not are dropped:
+            # "the Novulstad site employs 410" is no second source about Kelburg. When none
+            # that names it answers, the others stay ("deliveries to Kyiv" in an article that
+            # only says Ukraine).
+            named = [r for r in reads if names_it(r.scored)]
+            if named and named[0].score >= self.threshold:
+                reads = named
         return reads
+
+    @staticmethod
+    def _article_words(s: Scored, scored: list[Scored]) -> set[str]:
+        """The words of what was retrieved of the candidate's article: its title, its sentences
+        among the candidates and their neighbours."""
+        aid = s.evidence.article_id
+        texts = [s.evidence.meta.get("title", "")]
+        for o in scored:
+            e = o.evidence
+            if e.article_id == aid:
+                texts += [e.text] + [n.text for n in (e.prev, e.next) if n]
+        return {_bare(w) for w in re.findall(r"[\w'’-]+", " ".join(texts))}
 
     def mark_short_answer(self, question: str, scored: list[Scored], answer: Answer,
                           accept: float = 0.5) -> Answer:

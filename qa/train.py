@@ -558,8 +558,9 @@ def _threshold_note(card: dict) -> str:
     if not news:
         return ("Set on the calibration split below: the value that makes the most of its "
                 "questions right.")
-    return (f"It applies with `QA_ANSWERING=reader`, to the reader's probability plus the "
-            f"hand-weighted support (0 to 2). Set by `python -m qa.calibrate` on the project's "
+    return (f"It applies in the default, reader-led answering (`QA_ANSWERING=reader`), to the "
+            f"reader's probability plus the hand-weighted support (0 to 2). Set by "
+            f"`python -m qa.calibrate` on the project's "
             f"news calibration questions ({news['questions']} questions: "
             f"`{'`, `'.join(news['sets'])}`, never reported as results), where it makes "
             f"{news['right']:.3f} of them right. On the probability alone, the SQuAD/SelQA "

@@ -91,6 +91,34 @@ def test_reader_led_answering_chooses_and_abstains(seed_engine):
     assert off.abstained and off.citations == []
 
 
+def test_a_sentence_about_another_named_place_is_not_taken_as_the_answer(make_engine, tmp_path):
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    for town, staff, day in (("Kelburg", 2965, 3), ("Novulstad", 410, 9)):
+        (articles / f"{town}.txt").write_text(
+            f"Depot opens in {town}\n\nPublished 2024-05-{day:02d}\n\n"
+            f"The defence ministry will open a new repair depot in {town}, officials announced "
+            f"this week. The {town} repair depot is expected to employ {staff} people once it "
+            "is running. Construction starts in the spring.", encoding="utf-8")
+    engine = make_engine(articles)
+    engine.ingest()
+    answer = engine.ask("How many people will the Novulstad repair depot employ?")
+    assert "410" in answer.text and "2965" not in answer.text and not answer.sources_differ
+    assert answer.citations and all("Novulstad" in c.quote for c in answer.citations)
+    assert engine.ask("How many people will the Ostheim repair depot employ?").abstained
+
+
+def test_names_a_question_holds_it_to_and_their_spellings():
+    from qa.reading import named_by, names_in
+
+    assert names_in("Where will the Ukraine support command be based?") == {"ukraine"}
+    assert names_in("Which agency reported Stoltenberg's comments?") == {"stoltenberg"}
+    assert names_in("what city is the nato ukraine hq in") == set()  # lower case: no hold
+    assert named_by({"ukraine"}, {"ukrainian", "forces"})  # an inflection
+    assert named_by({"stoltenbrg"}, {"stoltenberg"})  # a typo
+    assert not named_by({"novgraselport"}, {"novgrakaport", "novulstad"})  # another place
+
+
 def test_answering_mode_is_a_checked_setting():
     from core.config import Settings
     from core.errors import InvalidSetting
