@@ -50,43 +50,41 @@ class DenseBaseline:
         return _top_chunk_answer(self.retriever.retrieve(question))
 
 
-class HandWeightedBaseline:
+class _Mode:
+    """newsqa's own pipeline, traced with the given answering options."""
+
+    name = ""
+    options: dict[str, bool] = {}
+
+    def __init__(self, engine):
+        self.engine = engine
+
+    def trace(self, question: str, **kw: object) -> tuple[Answer, list[str]]:
+        return self.engine.trace(question, **self.options, **kw)
+
+
+class HandWeightedBaseline(_Mode):
     """newsqa's retrieval with the hand-weighted scorer choosing the sentences and abstaining
     below its threshold, and no reader at all: the answering step before the reader."""
 
     name = "hand-weighted, no reader"
-
-    def __init__(self, engine):
-        self.engine = engine
-
-    def trace(self, question: str, **kw: object) -> tuple[Answer, list[str]]:
-        return self.engine.trace(question, use_reader=False, short_answer=False, **kw)
+    options = {"use_reader": False, "short_answer": False}
 
 
-class ReaderLed:
+class ReaderLed(_Mode):
     """QA_ANSWERING=reader: the trained reader re-scores the candidates (p + support), chooses
     the sentence and abstains under its calibrated threshold."""
 
     name = "reader-led"
-
-    def __init__(self, engine):
-        self.engine = engine
-
-    def trace(self, question: str, **kw: object) -> tuple[Answer, list[str]]:
-        return self.engine.trace(question, use_reader=True, **kw)
+    options = {"use_reader": True}
 
 
-class HandLed:
+class HandLed(_Mode):
     """QA_ANSWERING=hand: the hand-weighted scorer chooses the sentence and abstains below its
     threshold; the reader only marks the short answer in it."""
 
     name = "hand-led"
-
-    def __init__(self, engine):
-        self.engine = engine
-
-    def trace(self, question: str, **kw: object) -> tuple[Answer, list[str]]:
-        return self.engine.trace(question, use_reader=False, **kw)
+    options = {"use_reader": False}
 
 
 def other_mode(engine):

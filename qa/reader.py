@@ -87,23 +87,27 @@ _FUNCTION_WORDS = ("the a an of in on at to for by with from and or is are was w
                    "it its as will").split()
 
 
+@lru_cache(maxsize=4)
+def _function_ids(tokenizer) -> frozenset[int]:
+    return frozenset(tokenizer.encode(" ".join(_FUNCTION_WORDS), add_special_tokens=False).ids)
+
+
 def _window(tokenizer, question_ids: list[int], sentence_ids: list[int]) -> int:
-    """Where a sentence longer than the reader's window is read from: the first token of the
-    MAX_SENTENCE_TOKENS-token stretch holding the most of the question's words (a run-on line
-    of a badly exported article has its answer anywhere). Offsets stay the whole sentence's."""
+    """Where a sentence longer than the reader's window is read from: the MAX_SENTENCE_TOKENS
+    tokens centred on the question's words in the stretch that holds the most of them (a
+    run-on line of a badly exported article has its answer anywhere, before those words or
+    after). Offsets stay the whole sentence's."""
     if len(sentence_ids) <= MAX_SENTENCE_TOKENS:
         return 0
-    common = set(tokenizer.encode(" ".join(_FUNCTION_WORDS), add_special_tokens=False).ids)
-    wanted = {i for i in question_ids if i not in common}
+    wanted = set(question_ids) - _function_ids(tokenizer)
     hits = np.cumsum([0] + [i in wanted for i in sentence_ids])
     counts = hits[MAX_SENTENCE_TOKENS:] - hits[:-MAX_SENTENCE_TOKENS]
     k = int(np.argmax(counts))
     inside = [j for j in range(k, k + MAX_SENTENCE_TOKENS) if sentence_ids[j] in wanted]
     if not inside:
         return 0
-    # centred on those words: the answer may come before them or after
     mid = (inside[0] + inside[-1]) // 2
-    return int(min(max(0, mid - MAX_SENTENCE_TOKENS // 2), len(sentence_ids) - MAX_SENTENCE_TOKENS))
+    return min(max(0, mid - MAX_SENTENCE_TOKENS // 2), len(sentence_ids) - MAX_SENTENCE_TOKENS)
 
 
 def best_span(start: np.ndarray, end: np.ndarray, enc: Encoded) -> tuple[float, int, int]:

@@ -135,8 +135,7 @@ class ReaderComposer:
         is read both as asked and with the conversation's context; the likelier reading wins."""
         years = years_in(question)
         pool = [s for s in scored if of_time(s.evidence, years)] if years else list(scored)
-        # an attribution ("– NATO Secretary General Jens Stoltenberg") or a heading alone is
-        # never the answer: fewer than MIN_WORDS words
+        # a heading (fewer than MIN_WORDS words) or an attribution line is never the answer
         pool = [s for s in pool if len(s.evidence.text.split()) >= MIN_WORDS
                 and not _ATTRIBUTION.match(s.evidence.text)]
         names = names_in(question)

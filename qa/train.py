@@ -172,7 +172,7 @@ def examples_of(record: dict, rng: random.Random, negatives: int = 2,
 
 
 _PREP = re.compile(r"(?:\b(?:in|on|at|by|of|from|to|for|with|about|as|than|the|a|an|some|"
-                   r"its|their|his|her|nearly|about|around|over|under|only|just)\s+)+$", re.I)
+                   r"its|their|his|her|nearly|around|over|under|only|just)\s+)+$", re.I)
 _NAME = re.compile(r"\b[A-Z][a-z]+(?:\s+(?:of\s+|the\s+|de\s+)?[A-Z][a-z]+)*")
 
 
