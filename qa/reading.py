@@ -30,6 +30,12 @@ _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 MIN_WORDS = 5
 # an attribution line under a quotation ("– NATO Secretary General Jens Stoltenberg")
 _ATTRIBUTION = re.compile(r"^\s*[–—-]\s*(\S+\s+){0,7}\S+\s*$")
+# a question in the text (an interviewer's "Why did you decide to create wikiHow?"): it asks,
+# it does not answer. Only a whole sentence that opens as a question and ends with "?", so a
+# heading run into the sentence before it ("… screenshots of Inside the Board: What is …?")
+# stays a candidate.
+_ASKS = re.compile(r"^\W*(what|which|who|whom|whose|when|where|why|how|is|are|was|were|do|does|"
+                   r"did|can|could|would|will|should|have|has)\b[^.!]*\?\W*$", re.I)
 
 
 def years_in(question: str) -> set[str]:
@@ -135,9 +141,10 @@ class ReaderComposer:
         is read both as asked and with the conversation's context; the likelier reading wins."""
         years = years_in(question)
         pool = [s for s in scored if of_time(s.evidence, years)] if years else list(scored)
-        # a heading (fewer than MIN_WORDS words) or an attribution line is never the answer
+        # a heading (fewer than MIN_WORDS words), an attribution line or a question is never
+        # the answer
         pool = [s for s in pool if len(s.evidence.text.split()) >= MIN_WORDS
-                and not _ATTRIBUTION.match(s.evidence.text)]
+                and not _ATTRIBUTION.match(s.evidence.text) and not _ASKS.match(s.evidence.text)]
         names = names_in(question)
         naming: dict[str, bool] = {}
 

@@ -108,6 +108,27 @@ def test_a_sentence_about_another_named_place_is_not_taken_as_the_answer(make_en
     assert engine.ask("How many people will the Ostheim repair depot employ?").abstained
 
 
+def test_an_interviewers_question_is_not_quoted_as_the_answer(make_engine, tmp_path):
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    (articles / "tidewell.txt").write_text(
+        "Interview with the founder of Tidewell\n\nPublished 2024-03-02\n\n"
+        "Tidewell is a small website that collects tide tables for sailors on the north coast. "
+        "Wikinews spoke with its founder, Maren Oakes, about the project.\n\n"
+        "Why did you decide to create Tidewell?\n\n"
+        "I kept losing the paper tables on my boat, so I put them all on one page. "
+        "Friends from the harbour started using it within a month.\n\n"
+        "How many people visit the site now?\n\n"
+        "About twelve thousand sailors visit it every month.", encoding="utf-8")
+    engine = make_engine(articles)
+    engine.ingest()
+    why = engine.ask("Why did Maren Oakes create Tidewell?")  # the question was quoted
+    assert all(not c.quote.rstrip().endswith("?") for c in why.citations), why.text
+    visits = engine.ask("How many people visit Tidewell?")
+    assert visits.short_answer == "twelve thousand"
+    assert visits.citations[0].quote.startswith("About twelve thousand sailors")
+
+
 def test_names_a_question_holds_it_to_and_their_spellings():
     from qa.reading import named_by, names_in
 
