@@ -254,6 +254,37 @@ def derived_negatives(examples: list[Example], names: list[str], rng: random.Ran
     return out
 
 
+def mined_negatives(records: list[dict], nears: list[list[dict]], examples: list[Example],
+                    reader: Reader, k: int = 2, progress=None) -> list[Example]:
+    """Hard negatives mined by a trained reader: for each question, the `k` sentences of its
+    passage and of related passages (the candidates `question_groups` reads) that the reader
+    scores likeliest to answer although they do not, beyond those `examples_of` already chose
+    by shared words. Overlap finds the sentences on the same topic; the reader finds the ones it
+    takes for answers, which is the mistake to unlearn. A sentence holding the answer's text is
+    never mined (SQuAD passages sometimes say the answer twice)."""
+    question_of = {ex.qid: ex.question for ex in examples if ex.label}
+    have = {(ex.qid, ex.sentence) for ex in examples}
+    rng = random.Random(5)
+    out = []
+    for r, near in zip(records, nears, strict=True):
+        q = question_of.get(r["id"])
+        if q is None:
+            continue
+        answers = [a["text"].lower() for a in r.get("answers") or [] if a.get("text")]
+        pool = [ex for ex in examples_of(r, rng, negatives=10_000, elsewhere=near, far=8)
+                if not ex.label and (r["id"], ex.sentence) not in have
+                and not any(a in ex.sentence.lower() for a in answers)]
+        if progress is not None:
+            progress.update(1)
+        if not pool:
+            continue
+        readings = reader.read(q, [(e.sentence, e.title, e.before, e.after) for e in pool])
+        top = sorted(range(len(pool)), key=lambda i: -readings[i].p_answer)[:k]
+        out += [Example(q, pool[i].sentence, pool[i].title, pool[i].before, pool[i].after, 0,
+                        None, r["id"] + "/mined") for i in top]
+    return out
+
+
 def neighbours_by_title(records: list[dict], rng: random.Random, n: int = 2):
     """For each record, up to n other passages of its title (different contexts)."""
     by_title: dict[str, dict[str, dict]] = {}
@@ -653,6 +684,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--derived", action="store_true",
                     help="add derived negatives (the answer taken out, a name swapped; see "
                          "derived_negatives): measured worse on news, docs/reader.md")
+    ap.add_argument("--mine-with", type=Path, default=None, metavar="MODEL.onnx",
+                    help="add hard negatives: the sentences this trained reader takes for "
+                         "answers although they are not (see mined_negatives)")
     ap.add_argument("--eval-every", type=int, default=200)
     ap.add_argument("--save-every", type=int, default=100)
     ap.add_argument("--work", type=Path, default=WORK_DIR, help="checkpoints")
@@ -685,11 +719,18 @@ def main(argv: list[str] | None = None) -> int:
     rng = random.Random(args.seed)
     if args.answerable_only:
         parts["train"] = [r for r in parts["train"] if not r.get("is_impossible")]
-    train = [ex for r, near in zip(parts["train"], neighbours_by_title(parts["train"], rng),
-                                   strict=True)
+    nears = neighbours_by_title(parts["train"], rng)
+    train = [ex for r, near in zip(parts["train"], nears, strict=True)
              for ex in examples_of(r, rng, elsewhere=near)]
     if args.derived:
         train += derived_negatives(train, proper_names(parts["train"]), rng)
+    if args.mine_with:
+        with tqdm(total=len(parts["train"]), desc="mining hard negatives", unit="q") as bar:
+            mined = mined_negatives(parts["train"], nears, train,
+                                    Reader(args.mine_with, card={"threshold": 0.5}),
+                                    progress=bar)
+        print(f"{len(mined):,} mined negatives", file=sys.stderr)
+        train += mined
     calib_ex = [ex for r in parts["calib"] for ex in examples_of(r, random.Random(1))]
     features = [(*to_features(tokenizer, ex), ex.label) for ex in train]
     calib_rng = random.Random(2)
@@ -789,6 +830,7 @@ def main(argv: list[str] | None = None) -> int:
         "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
         "train_questions": len(parts["train"]), "train_examples": len(features),
         "answerable_only": args.answerable_only,
+        "mined_with": str(args.mine_with) if args.mine_with else None,
         "minutes": round(minutes, 1),
     }
     card_path = out_dir / CARD_FILE.name if args.out else CARD_FILE
