@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 export GRADIO_ANALYTICS_ENABLED := False
 
-.PHONY: setup run index test test-fast lint eval bench clean
+.PHONY: setup run index test test-fast lint eval calibrate bench clean
 
 setup: $(STAMP)
 
@@ -46,6 +46,14 @@ eval: setup
 		--articles articles --index-dir build/index-articles --compare
 	$(PY) -m qa.eval eval_questions/reader-news-holdout-c.jsonl \
 		--articles eval_questions/corpus --index-dir build/index-eval_questions_corpus --compare
+	$(PY) -m qa.eval eval_questions/reader-news-dev-b.jsonl eval_questions/reader-news-holdout-d.jsonl \
+		--articles eval_questions/corpus --index-dir build/index-eval_questions_corpus --compare
+
+# the reader's abstention threshold, set on the calibration questions only (writes its card)
+calibrate: setup
+	$(PY) -m qa.calibrate eval_questions/reader-seed-dev.jsonl:articles \
+		eval_questions/reader-news-dev.jsonl:eval_questions/corpus \
+		eval_questions/reader-news-dev-b.jsonl:eval_questions/corpus
 
 bench: setup
 	$(PY) -m bench.run

@@ -2,7 +2,8 @@
 questions.
 
     python -m qa.calibrate eval_questions/reader-seed-dev.jsonl:articles \\
-        eval_questions/reader-news-dev.jsonl:eval_questions/corpus
+        eval_questions/reader-news-dev.jsonl:eval_questions/corpus \\
+        eval_questions/reader-news-dev-b.jsonl:eval_questions/corpus    # or: make calibrate
 
 `python -m qa.train` sets a threshold on its own calibration split, SQuAD and SelQA passages; on
 news that threshold is far too low (the reader is more cautious there, so almost nothing falls
