@@ -155,11 +155,10 @@ class ReaderComposer:
             return naming[aid]
 
         if names:
-            # what the question names must be named in what was retrieved: nothing about
-            # "Ostheim" answers a question about Ostheim. Articles that name it are read first.
-            if not any(names_it(s) for s in pool):
-                return []
-            pool.sort(key=lambda s: not names_it(s))
+            # what the question names must be named in what was retrieved of the candidate's
+            # article: nothing about "Ostheim" answers a question about Ostheim, and "the
+            # Novulstad site employs 410" is no answer, nor a second source, about Kelburg
+            pool = [s for s in pool if names_it(s)]
         pool = pool[:self.candidates]
         if not pool:
             return []
@@ -182,14 +181,6 @@ class ReaderComposer:
             if max(r.p for r in reads) >= self.sure:
                 break  # a sure answer: the weaker-ranked rest need not be read
         reads.sort(key=lambda x: x.score, reverse=True)
-        if names:
-            # once an article that names it answers, the articles that do not are dropped:
-            # "the Novulstad site employs 410" is no second source about Kelburg. When none
-            # that names it answers, the others stay ("deliveries to Kyiv" in an article that
-            # only says Ukraine).
-            named = [r for r in reads if names_it(r.scored)]
-            if named and named[0].score >= self.threshold:
-                reads = named
         return reads
 
     @staticmethod
