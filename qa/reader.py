@@ -192,8 +192,14 @@ class Reader:
         self._inputs = {i.name for i in self._session.get_inputs()}
 
     def read(self, question: str, candidates: list[tuple[str, str, str, str]],
-             batch_size: int = 16) -> list[Reading]:
-        """One Reading per candidate (sentence, title, before, after), in order."""
+             batch_size: int = 1) -> list[Reading]:
+        """One Reading per candidate (sentence, title, before, after), in order.
+
+        One candidate per run by default: the int8 model quantizes its activations with one
+        scale per tensor, so in a batch a row's probability moves with its batch mates and
+        their padding (by up to 0.23 on the seed articles). Read alone, a sentence gets the
+        same verdict whatever else was retrieved, and on CPU it costs about as much (no
+        padding); `python -m bench.reader` measures both."""
         encs = [encode_inputs(self.tokenizer, question, s, t, b, a) for s, t, b, a in candidates]
         out: list[Reading] = []
         order = np.argsort([-len(e.ids) for e in encs], kind="stable")

@@ -40,6 +40,17 @@ def test_reader_accepts_the_answer_marks_its_span_and_rejects_an_on_topic_senten
     assert good.has_span and "Wiesbaden" in WIESBADEN[good.start:good.end]
 
 
+def test_a_sentence_gets_the_same_verdict_whatever_is_read_beside_it():
+    """The int8 model's activation scale is per tensor: read in one batch, a long neighbour's
+    padding and values moved a candidate's probability (by up to 0.24, python -m bench.reader)."""
+    reader = load_reader()
+    others = [(AFTER, TITLE, WIESBADEN, ""), (BEFORE * 3, TITLE, "", WIESBADEN),
+              ("Ministers met in Brussels.", TITLE, "", "")]
+    (alone,) = reader.read(HQ_QUESTION, [(WIESBADEN, TITLE, BEFORE, AFTER)])
+    beside = reader.read(HQ_QUESTION, [*others, (WIESBADEN, TITLE, BEFORE, AFTER)])[-1]
+    assert beside == alone
+
+
 def test_reader_gives_no_answer_for_an_unrelated_sentence():
     reader = load_reader()
     (r,) = reader.read("Who won the women's singles at Wimbledon in 2019?",
