@@ -188,3 +188,26 @@ def test_training_a_few_steps_writes_a_model_that_loads(tmp_path, capsys):
     capsys.readouterr()
     assert main(args) == 0
     assert "resuming at step 3" in capsys.readouterr().err
+
+
+def test_hard_negatives_are_mined_with_a_trained_reader():
+    """--mine-with: the sentences the shipped reader takes for answers although they are not
+    join training as "does not answer"; never a sentence holding the answer's text."""
+    import random
+
+    from qa.train import examples_of, load_records, mined_negatives, neighbours_by_title
+
+    records = [r for r in load_records(data_dir=ROOT / "tests" / "data" / "qa-train-tiny")
+               if not r.get("is_impossible")]
+    rng = random.Random(0)
+    nears = neighbours_by_title(records, rng)
+    chosen = [ex for r, near in zip(records, nears, strict=True)
+              for ex in examples_of(r, rng, negatives=0, elsewhere=near)]  # answers only
+    mined = mined_negatives(records, nears, chosen, load_reader(), k=1)
+    assert mined and all(m.label == 0 for m in mined)
+    by_id = {r["id"]: r for r in records}
+    already = {(ex.qid, ex.sentence) for ex in chosen}
+    for m in mined:
+        record = by_id[m.qid.removesuffix("/mined")]
+        assert (record["id"], m.sentence) not in already
+        assert all(a["text"].lower() not in m.sentence.lower() for a in record.get("answers") or [])
