@@ -48,6 +48,8 @@ eval: setup
 		--articles eval_questions/corpus --index-dir build/index-eval_questions_corpus --compare
 	$(PY) -m qa.eval eval_questions/reader-news-dev-b.jsonl eval_questions/reader-news-holdout-d.jsonl \
 		--articles eval_questions/corpus --index-dir build/index-eval_questions_corpus --compare
+	$(PY) -m qa.eval eval_questions/reader-seed-holdout-d.jsonl \
+		--articles articles --index-dir build/index-articles --compare
 
 # the reader's abstention threshold, set on the calibration questions only (writes its card)
 calibrate: setup
