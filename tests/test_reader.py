@@ -136,7 +136,7 @@ def test_an_interviewers_question_is_not_quoted_as_the_answer(make_engine, tmp_p
     why = engine.ask("Why did Maren Oakes create Tidewell?")  # the question was quoted
     assert all(not c.quote.rstrip().endswith("?") for c in why.citations), why.text
     visits = engine.ask("How many people visit Tidewell?")
-    assert visits.short_answer == "twelve thousand"
+    assert "twelve thousand" in (visits.short_answer or "")
     assert visits.citations[0].quote.startswith("About twelve thousand sailors")
 
 
