@@ -16,6 +16,10 @@ becomes reader inputs over the sentences of its passage, cut by the index's own 
   answerable question, and the reader trained on them took any question naming something its
   sentence does not name as unanswerable. Calibration and test keep them.
 
+`--mine-with MODEL.onnx` adds hard negatives mined by a trained reader (`mined_negatives`), and
+`--derived` negatives made from the answering sentences; both were measured worse on the news
+calibration questions and are off by default (docs/reader.md).
+
 Questions are roughened on the way in (lower case, no question mark, a typo, a keyword query)
 because people type that way. Training is seeded, resumable (a checkpoint every `--save-every`
 steps; run the same command again to go on), and shows a progress bar. At the end it exports the
