@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import re
 import sys
 import time
 from pathlib import Path
@@ -26,27 +25,29 @@ import numpy as np
 
 from core.sentences import sentence_spans
 from qa.reader import MODEL_FILE, Reader
-
-
-def _words(text: str) -> set[str]:
-    return set(re.findall(r"[a-z0-9]+", text.lower()))
+from qa.terms import content_terms
 
 
 def seed_candidates(articles: Path, k: int = 24):
-    """(question, [(sentence, title, before, after)]) for each seed question."""
+    """(question, [(sentence, title, before, after)]) for each seed question: the articles as
+    ingest reads them (index.loaders), their sentences ranked by the content terms they share
+    with the question (qa.terms, as the keyword index counts them)."""
+    from index.loaders import load_articles
+
     pool = []
-    for path in sorted(articles.glob("*.txt")):
-        text = path.read_text(encoding="utf-8")
-        title = next((line for line in text.splitlines() if line.strip()), "")
+    for article in load_articles([articles])[0]:
+        text = article.text
         sents = [text[a:b] for a, b in sentence_spans(text)]
         for i, s in enumerate(sents):
-            pool.append((s, title, sents[i - 1] if i else "",
+            pool.append((s, article.title, sents[i - 1] if i else "",
                          sents[i + 1] if i + 1 < len(sents) else ""))
+    terms = [set(content_terms(c[0])) for c in pool]
     questions = [json.loads(line)["question"]
                  for line in Path("eval_questions/seed.jsonl").read_text().splitlines() if line]
     for q in questions:
-        qw = _words(q)
-        yield q, sorted(pool, key=lambda c: -len(qw & _words(c[0])))[:k]
+        qt = set(content_terms(q))
+        ranked = sorted(range(len(pool)), key=lambda i: -len(qt & terms[i]))
+        yield q, [pool[i] for i in ranked[:k]]
 
 
 def main(argv: list[str] | None = None) -> int:

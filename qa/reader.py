@@ -197,7 +197,7 @@ class Reader:
 
         One candidate per run by default: the int8 model quantizes its activations with one
         scale per tensor, so in a batch a row's probability moves with its batch mates and
-        their padding (by up to 0.23 on the seed articles). Read alone, a sentence gets the
+        their padding (by up to a quarter on the seed articles). Read alone, a sentence gets the
         same verdict whatever else was retrieved, and on CPU it costs about as much (no
         padding); `python -m bench.reader` measures both."""
         encs = [encode_inputs(self.tokenizer, question, s, t, b, a) for s, t, b, a in candidates]

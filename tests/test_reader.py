@@ -42,7 +42,7 @@ def test_reader_accepts_the_answer_marks_its_span_and_rejects_an_on_topic_senten
 
 def test_a_sentence_gets_the_same_verdict_whatever_is_read_beside_it():
     """The int8 model's activation scale is per tensor: read in one batch, a long neighbour's
-    padding and values moved a candidate's probability (by up to 0.24, python -m bench.reader)."""
+    padding and values moved a candidate's probability (by up to a quarter, python -m bench.reader)."""
     reader = load_reader()
     others = [(AFTER, TITLE, WIESBADEN, ""), (BEFORE * 3, TITLE, "", WIESBADEN),
               ("Ministers met in Brussels.", TITLE, "", "")]
