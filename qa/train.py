@@ -55,6 +55,8 @@ from qa.reader import (
 )
 
 DATA_DIR = PROJECT_ROOT.parent / "shared" / "data" / "qa-train"
+NEWS_QUESTIONS = PROJECT_ROOT / "qa" / "train_data" / "news-questions.jsonl"
+NEWS_CORPUS = PROJECT_ROOT.parent / "shared" / "data" / "news-corpus" / "digitalgov_news.jsonl"
 FILES = ("squad_v2_dev.jsonl", "squad_v1.1_dev_extra.jsonl", "selqa_ass_dev.jsonl",
          "selqa_ass_test.jsonl")
 WORK_DIR = PROJECT_ROOT / "build" / "reader"
@@ -286,6 +288,71 @@ def mined_negatives(records: list[dict], nears: list[list[dict]], examples: list
         top = sorted(range(len(pool)), key=lambda i: -readings[i].p_answer)[:k]
         out += [Example(q, pool[i].sentence, pool[i].title, pool[i].before, pool[i].after, 0,
                         None, r["id"] + "/mined") for i in top]
+    return out
+
+
+def news_articles(questions: list[dict], corpus: Path = NEWS_CORPUS) -> dict:
+    """The articles the news questions are about, read and cleaned as ingest reads them."""
+    from index.loaders import Article, load_file
+
+    wanted = {a for q in questions for a in q["article_ids"]}
+    return {a.id: a for a in load_file(corpus) if isinstance(a, Article) and a.id in wanted}
+
+
+def news_examples(questions: list[dict], articles: dict, rng: random.Random,
+                  negatives: int = 3, reader: Reader | None = None, mined: int = 2
+                  ) -> list[Example]:
+    """Reader inputs from news questions written for training (qa/train_data/README.md).
+
+    Each question is about one article, cut into sentences as the index cuts it (the same
+    neighbours and title the reader sees at answer time). A sentence holding one of the
+    question's `answer_contains` strings answers it, with that string as its span (when several
+    do, those sharing the most words with the question; the rest are left out); the
+    `negatives` other sentences sharing the most words with the question do not (one more for a
+    question the article does not answer: it has no positive). With a `reader`, the `mined`
+    sentences it takes likeliest for answers among the rest join as "does not answer" too."""
+    from index.chunking import sentences_of
+
+    out = []
+    for q in questions:
+        art = articles.get(q["article_ids"][0]) if q["article_ids"] else None
+        if art is None:
+            continue
+        sents = [s.text for s in sentences_of(list(art.paragraphs))]
+        answers = [a.lower() for a in q["answer_contains"]]
+        question = roughen(q["question"], rng)
+        qw = _words(q["question"])
+
+        def example(i: int, label: int, span, kind: str, q=q, sents=sents, question=question,
+                    art=art) -> Example:
+            return Example(question, sents[i], art.title, sents[i - 1] if i > 0 else "",
+                           sents[i + 1] if i + 1 < len(sents) else "", label, span,
+                           f"news/{q['article_ids'][0]}/{kind}")
+
+        pos = []
+        for i, text in enumerate(sents):
+            low = text.lower()
+            at = next(((low.find(a), a) for a in answers if a in low), None)
+            if at:
+                pos.append(example(i, 1, (at[0], at[0] + len(at[1])), "answers"))
+        if answers and not pos:
+            continue
+        holding = {e.sentence for e in pos}  # left out of the negatives, whichever are kept
+        if len(pos) > 1:  # a short answer said twice: the sentence nearer the question answers
+            best = max(len(qw & _words(e.sentence)) for e in pos)
+            pos = [e for e in pos if len(qw & _words(e.sentence)) == best]
+        rest = [i for i, text in enumerate(sents)
+                if text not in holding and len(text.split()) >= 5]
+        rest.sort(key=lambda i: (-len(qw & _words(sents[i])), rng.random()))
+        picked = rest[:negatives + (0 if answers else 1)]
+        others = rest[len(picked):]
+        if reader is not None and mined and others:
+            readings = reader.read(question, [
+                (sents[i], art.title, sents[i - 1] if i > 0 else "",
+                 sents[i + 1] if i + 1 < len(sents) else "") for i in others])
+            picked += [others[k] for k in sorted(range(len(others)),
+                                                 key=lambda k: -readings[k].p_answer)[:mined]]
+        out += pos + [example(i, 0, None, "other") for i in picked]
     return out
 
 
@@ -691,6 +758,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mine-with", type=Path, default=None, metavar="MODEL.onnx",
                     help="add hard negatives: the sentences this trained reader takes for "
                          "answers although they are not (see mined_negatives)")
+    ap.add_argument("--news", type=int, default=0, metavar="N",
+                    help="add the written news questions (qa/train_data), N times over, each "
+                         "time roughened anew")
+    ap.add_argument("--news-mine-with", type=Path, default=None, metavar="MODEL.onnx",
+                    help="add to each news question the 2 sentences this reader takes for "
+                         "answers although they are not")
+    ap.add_argument("--replay", type=int, default=None, metavar="N",
+                    help="keep only N random SQuAD/SelQA training inputs (for fine-tuning)")
+    ap.add_argument("--init-from", type=Path, default=None, metavar="CHECKPOINT.pt",
+                    help="start from a trained reader's checkpoint instead of the MiniLM base")
     ap.add_argument("--eval-every", type=int, default=200)
     ap.add_argument("--save-every", type=int, default=100)
     ap.add_argument("--work", type=Path, default=WORK_DIR, help="checkpoints")
@@ -735,6 +812,20 @@ def main(argv: list[str] | None = None) -> int:
                                     progress=bar)
         print(f"{len(mined):,} mined negatives", file=sys.stderr)
         train += mined
+    if args.replay is not None:
+        train = random.Random(args.seed).sample(train, min(args.replay, len(train)))
+    if args.news:
+        news_qs = [json.loads(line) for line in NEWS_QUESTIONS.read_text().splitlines()
+                   if line.strip()]
+        arts = news_articles(news_qs)
+        news_reader = (Reader(args.news_mine_with, card={"threshold": 0.5})
+                       if args.news_mine_with else None)
+        news_rng = random.Random(args.seed + 1)
+        news = [ex for _ in range(args.news)
+                for ex in news_examples(news_qs, arts, news_rng, reader=news_reader)]
+        print(f"{len(news):,} news inputs from {len(news_qs)} written questions over "
+              f"{len(arts)} articles", file=sys.stderr)
+        train += news
     calib_ex = [ex for r in parts["calib"] for ex in examples_of(r, random.Random(1))]
     features = [(*to_features(tokenizer, ex), ex.label) for ex in train]
     calib_rng = random.Random(2)
@@ -761,6 +852,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     model = build_model(base)
+    if args.init_from:
+        model.load_state_dict(torch.load(args.init_from, weights_only=False)["model"])
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
     warmup = max(1, args.steps // 16)
     sched = torch.optim.lr_scheduler.LambdaLR(
@@ -835,6 +928,9 @@ def main(argv: list[str] | None = None) -> int:
         "train_questions": len(parts["train"]), "train_examples": len(features),
         "answerable_only": args.answerable_only,
         "mined_with": str(args.mine_with) if args.mine_with else None,
+        "news": args.news, "news_mined_with": (str(args.news_mine_with)
+                                                if args.news_mine_with else None),
+        "replay": args.replay, "init_from": str(args.init_from) if args.init_from else None,
         "minutes": round(minutes, 1),
     }
     card_path = out_dir / CARD_FILE.name if args.out else CARD_FILE

@@ -211,3 +211,32 @@ def test_hard_negatives_are_mined_with_a_trained_reader():
         record = by_id[m.qid.removesuffix("/mined")]
         assert (record["id"], m.sentence) not in already
         assert all(a["text"].lower() not in m.sentence.lower() for a in record.get("answers") or [])
+
+
+def test_written_news_questions_become_reader_inputs():
+    """--news: a question written over a news article gives its answering sentence (the one of
+    two holding "ferry times" that shares the most with the question, its span the answer) and
+    the article's other on-topic sentences as "does not answer"; an unanswered question gives
+    only those, one more of them; with a reader, the sentences it likes best join them."""
+    import random
+
+    from qa.train import news_articles, news_examples
+
+    tiny = ROOT / "tests" / "data" / "news-train-tiny"
+    questions = [json.loads(line) for line in (tiny / "questions.jsonl").read_text().splitlines()]
+    articles = news_articles(questions, tiny / "articles.jsonl")
+    assert set(articles) == {"tiny-harbour-app"}
+
+    answered, unanswered = ([ex for ex in news_examples([q], articles, random.Random(0))]
+                            for q in questions)
+    (yes,) = [ex for ex in answered if ex.label]
+    assert yes.sentence == "The app shows ferry times for the twelve piers of the harbour."
+    assert yes.sentence[slice(*yes.span)] == "ferry times"
+    assert yes.title == "Port Alvane launches a harbour app"
+    assert yes.before.startswith("The harbour authority of Port Alvane released")
+    noes = [ex for ex in answered if not ex.label]
+    assert len(noes) == 3 and all("ferry times" not in ex.sentence.lower() for ex in noes)
+    assert not any(ex.label for ex in unanswered) and len(unanswered) == 4
+
+    mined = news_examples(questions[1:], articles, random.Random(0), reader=load_reader())
+    assert len(mined) == 6 and len({ex.sentence for ex in mined}) == 6  # 4 by words, 2 mined
