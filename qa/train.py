@@ -369,6 +369,27 @@ def neighbours_by_title(records: list[dict], rng: random.Random, n: int = 2):
     return out
 
 
+def average_weights(states: list[dict]) -> dict:
+    """The mean of several runs' weights. Runs fine-tuned from one reader stay close enough in
+    weight space that their mean reads as well as each, and it evens out what each run took from
+    its own order of examples (each fine-tuning run moved the news calibration figure by up to
+    4 points either way, docs/reader.md)."""
+    return {k: (sum(s[k].float() for s in states) / len(states)).to(states[0][k].dtype)
+            if states[0][k].is_floating_point() else states[0][k] for k in states[0]}
+
+
+def average_curves(curves: list[list[dict]]) -> list[dict]:
+    """The members' learning curves, averaged step by step (they share their steps)."""
+    out = []
+    for points in zip(*curves, strict=False):
+        row = {"step": points[0]["step"]}
+        for key in ("train_loss", "calib_loss", "calib_accuracy"):
+            if all(key in p for p in points):
+                row[key] = float(np.mean([p[key] for p in points]))
+        out.append(row)
+    return out
+
+
 def load_records(limit: int | None = None, data_dir: Path = DATA_DIR) -> list[dict]:
     """The questions of the training files: FILES in the shared data folder, or every .jsonl
     of another folder given with --data (same record schema)."""
@@ -691,6 +712,54 @@ def _unanswerable_note(card: dict) -> str:
             "unanswerable (docs/reader.md).")
 
 
+def _news_runs(card: dict) -> list[dict]:
+    """The runs behind the model that trained on the written news questions."""
+    runs = [m["args"] for m in card.get("average_of") or []] or [card]
+    return [r for r in runs if int(r.get("news") or 0)]
+
+
+def _news_note(card: dict) -> str:
+    runs = _news_runs(card)
+    if not runs:
+        return (" No news-domain examples were added: none of the project's news question "
+                "sets is used in training.")
+    n = NEWS_QUESTIONS
+    questions = [json.loads(line) for line in n.read_text().splitlines() if line.strip()]
+    answered = sum(1 for q in questions if q["answer_contains"])
+    articles = len({q["article_ids"][0] for q in questions})
+    return (f"\n\nPlus {len(questions)} news questions written for training "
+            f"(`qa/train_data/`: {answered} answered by their article, "
+            f"{len(questions) - answered} on its topic that it does not answer) over {articles} "
+            "DigitalGov articles of the shared news corpus (public domain; \"Source: DigitalGov "
+            "(digital.gov), U.S. General Services Administration\"), none of them in the "
+            "evaluation corpus, so no calibration or reported question is about them. Each "
+            "gives its answering sentence and the article's on-topic sentences that do not "
+            "answer, as the index cuts it, and the two a trained reader likes best among the "
+            "rest.")
+
+
+def _retrain_note(card: dict) -> str:
+    members = card.get("average_of") or []
+    if not members:
+        return (f"    {card['command']}\n\nSeed {card['seed']}, {card['steps']:,} steps of batch "
+                f"{card['batch_size']}, learning rate {card['lr']}; {card['minutes']} minutes "
+                "on a 2-core CPU. Resumable: run the same command again after a stop. The "
+                "learning curve is in `docs/reader-training.md`.")
+    keys = ("init_from", "news", "news_mine_with", "replay", "steps", "lr", "seed", "work")
+    lines = ["The mean of the weights of runs fine-tuned from one reader (`--average`):", ""]
+    for m in members:
+        a = m["args"]
+        flags = " ".join(f"--{k.replace('_', '-')} {a[k]}" for k in keys
+                         if a.get(k) not in (None, 0, "None"))
+        lines.append(f"    python -m qa.train {flags}")
+    lines += [f"    {card['command']}", "",
+              f"{card['minutes']} minutes of training on a 2-core CPU in all (the reader they "
+              "start from, `python -m qa.train --work " + str(members[0]["args"]["init_from"])
+              .rsplit("/", 1)[0] + "`, took about 50 more). Each run is resumable. The "
+              "members' mean learning curve is in `docs/reader-training.md`."]
+    return "\n".join(lines)
+
+
 def write_model_card(path: Path, card: dict) -> None:
     """The model card beside the model: what it is, its data and licences, its figures, how
     to retrain it, and its checksum."""
@@ -714,9 +783,8 @@ sentence answers the question, and the answer span inside it. Used by `qa.readin
 (CC BY-SA 4.0, Rajpurkar et al.; credited in the project's NOTICE) and SelQA (Apache-2.0).
 TrecQA is left out (tokenized text, 269 questions). Split by title: train
 {card["train_questions"]:,} questions ({card["train_examples"]:,} reader inputs), calibration
-{card["calibration_questions"]:,} and test {card["test_questions"]:,} questions measured. No
-news-domain examples were added: none of the project's news question sets is used in training.\
-{unanswerable}
+{card["calibration_questions"]:,} and test {card["test_questions"]:,} questions measured.\
+{_news_note(card)}{unanswerable}
 
 ## Figures (question level: the best sentence among every sentence of the passage and the
 closest sentences of two other passages on the same subject; answered when its probability
@@ -730,13 +798,76 @@ Figures on news questions are in the README and `docs/reader.md`.
 
 ## Retrain
 
-    {card["command"]}
-
-Seed {card["seed"]}, {card["steps"]:,} steps of batch {card["batch_size"]}, learning rate
-{card["lr"]}; {card["minutes"]} minutes on a 2-core CPU. Resumable: run the same command again
-after a stop. The learning curve is in `docs/reader-training.md`.
+{_retrain_note(card)}
 """
     path.write_text(text, encoding="utf-8")
+
+
+def run_training(model, features: list, calib_feats: list, args) -> tuple[list[dict], float]:
+    """The training loop: seeded, resumable from `args.work`'s checkpoint, with a progress bar.
+    Returns the learning curve and the minutes it took."""
+    import torch
+    from tqdm import tqdm
+
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
+    warmup = max(1, args.steps // 16)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, (args.steps - s) / args.steps))
+    args.work.mkdir(parents=True, exist_ok=True)
+    ckpt = args.work / "checkpoint.pt"
+    step, curve, elapsed = 0, [], 0.0
+    if ckpt.is_file():
+        state = torch.load(ckpt, weights_only=False)
+        if state.get("args") == {k: v for k, v in vars(args).items() if k != "out"} | {
+                "work": str(args.work)}:
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["opt"])
+            sched.load_state_dict(state["sched"])
+            step, curve, elapsed = state["step"], state["curve"], state["elapsed"]
+            torch.set_rng_state(state["torch_rng"])
+            print(f"resuming at step {step}", file=sys.stderr)
+        else:
+            print("a checkpoint of other settings is ignored", file=sys.stderr)
+
+    # the batch order is a function of the seed and the epoch, so a resumed run sees the same
+    per_epoch = max(1, math.ceil(len(features) / args.batch_size))
+    model.train()
+    began = time.monotonic() - elapsed
+    window: list[float] = []
+    bar = tqdm(total=args.steps, initial=step, desc="training the reader", unit="step")
+    while step < args.steps:
+        epoch, k = divmod(step, per_epoch)
+        order = batches(features, args.batch_size, random.Random(args.seed * 1000 + epoch))
+        rows = order[k % len(order)]
+        loss, _, _ = losses(model, collate(features, rows))
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        step += 1
+        window.append(loss.item())
+        bar.update(1)
+        bar.set_postfix(loss=f"{np.mean(window[-50:]):.3f}")
+        evaluating = step % args.eval_every == 0 or step == args.steps
+        if step % 50 == 0 or evaluating:
+            curve.append({"step": step, "train_loss": float(np.mean(window[-50:]))})
+        if evaluating:
+            m = evaluate_loss(model, calib_feats)
+            curve[-1].update({"calib_loss": m["loss"], "calib_accuracy": m["accuracy"]})
+            bar.write(f"step {step}: calibration loss {m['loss']:.4f}, "
+                      f"accuracy {m['accuracy']:.4f}")
+        if step % args.save_every == 0 or step == args.steps:
+            tmp = ckpt.with_suffix(".tmp")
+            torch.save({"model": model.state_dict(), "opt": opt.state_dict(),
+                        "sched": sched.state_dict(), "step": step, "curve": curve,
+                        "elapsed": time.monotonic() - began, "torch_rng": torch.get_rng_state(),
+                        "args": {k: v for k, v in vars(args).items() if k != "out"}
+                        | {"work": str(args.work)}}, tmp)
+            tmp.replace(ckpt)
+    bar.close()
+    minutes = (time.monotonic() - began) / 60
+    return curve, minutes
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -768,6 +899,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="keep only N random SQuAD/SelQA training inputs (for fine-tuning)")
     ap.add_argument("--init-from", type=Path, default=None, metavar="CHECKPOINT.pt",
                     help="start from a trained reader's checkpoint instead of the MiniLM base")
+    ap.add_argument("--average", type=Path, nargs="+", default=None, metavar="CHECKPOINT.pt",
+                    help="no training: average the weights of these runs' checkpoints (runs "
+                         "fine-tuned from one reader, a 'model soup'), then export, measure "
+                         "and write the card as a run does")
     ap.add_argument("--eval-every", type=int, default=200)
     ap.add_argument("--save-every", type=int, default=100)
     ap.add_argument("--work", type=Path, default=WORK_DIR, help="checkpoints")
@@ -854,64 +989,15 @@ def main(argv: list[str] | None = None) -> int:
     model = build_model(base)
     if args.init_from:
         model.load_state_dict(torch.load(args.init_from, weights_only=False)["model"])
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
-    warmup = max(1, args.steps // 16)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, (args.steps - s) / args.steps))
-    args.work.mkdir(parents=True, exist_ok=True)
-    ckpt = args.work / "checkpoint.pt"
-    step, curve, elapsed = 0, [], 0.0
-    if ckpt.is_file():
-        state = torch.load(ckpt, weights_only=False)
-        if state.get("args") == {k: v for k, v in vars(args).items() if k != "out"} | {
-                "work": str(args.work)}:
-            model.load_state_dict(state["model"])
-            opt.load_state_dict(state["opt"])
-            sched.load_state_dict(state["sched"])
-            step, curve, elapsed = state["step"], state["curve"], state["elapsed"]
-            torch.set_rng_state(state["torch_rng"])
-            print(f"resuming at step {step}", file=sys.stderr)
-        else:
-            print("a checkpoint of other settings is ignored", file=sys.stderr)
-
-    # the batch order is a function of the seed and the epoch, so a resumed run sees the same
-    per_epoch = max(1, math.ceil(len(features) / args.batch_size))
-    model.train()
-    began = time.monotonic() - elapsed
-    window: list[float] = []
-    bar = tqdm(total=args.steps, initial=step, desc="training the reader", unit="step")
-    while step < args.steps:
-        epoch, k = divmod(step, per_epoch)
-        order = batches(features, args.batch_size, random.Random(args.seed * 1000 + epoch))
-        rows = order[k % len(order)]
-        loss, _, _ = losses(model, collate(features, rows))
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        step += 1
-        window.append(loss.item())
-        bar.update(1)
-        bar.set_postfix(loss=f"{np.mean(window[-50:]):.3f}")
-        evaluating = step % args.eval_every == 0 or step == args.steps
-        if step % 50 == 0 or evaluating:
-            curve.append({"step": step, "train_loss": float(np.mean(window[-50:]))})
-        if evaluating:
-            m = evaluate_loss(model, calib_feats)
-            curve[-1].update({"calib_loss": m["loss"], "calib_accuracy": m["accuracy"]})
-            bar.write(f"step {step}: calibration loss {m['loss']:.4f}, "
-                      f"accuracy {m['accuracy']:.4f}")
-        if step % args.save_every == 0 or step == args.steps:
-            tmp = ckpt.with_suffix(".tmp")
-            torch.save({"model": model.state_dict(), "opt": opt.state_dict(),
-                        "sched": sched.state_dict(), "step": step, "curve": curve,
-                        "elapsed": time.monotonic() - began, "torch_rng": torch.get_rng_state(),
-                        "args": {k: v for k, v in vars(args).items() if k != "out"}
-                        | {"work": str(args.work)}}, tmp)
-            tmp.replace(ckpt)
-    bar.close()
-    minutes = (time.monotonic() - began) / 60
+    members = []
+    if args.average:
+        members = [torch.load(p, weights_only=False) for p in args.average]
+        model.load_state_dict(average_weights([m["model"] for m in members]))
+        args.steps = 0  # nothing trained: straight to export and measurement
+        curve = average_curves([m["curve"] for m in members])
+        minutes = sum(m["elapsed"] for m in members) / 60
+    else:
+        curve, minutes = run_training(model, features, calib_feats, args)
 
     out_dir = args.out or MODEL_FILE.parent
     onnx_path = out_dir / MODEL_FILE.name if args.out else MODEL_FILE
@@ -931,6 +1017,10 @@ def main(argv: list[str] | None = None) -> int:
         "news": args.news, "news_mined_with": (str(args.news_mine_with)
                                                 if args.news_mine_with else None),
         "replay": args.replay, "init_from": str(args.init_from) if args.init_from else None,
+        "average_of": [{"checkpoint": str(p), "steps": m["step"],
+                        "args": {k: str(v) if isinstance(v, Path) else v
+                                 for k, v in m["args"].items()}}
+                       for p, m in zip(args.average or [], members, strict=True)],
         "minutes": round(minutes, 1),
     }
     card_path = out_dir / CARD_FILE.name if args.out else CARD_FILE

@@ -188,6 +188,18 @@ def test_training_a_few_steps_writes_a_model_that_loads(tmp_path, capsys):
     capsys.readouterr()
     assert main(args) == 0
     assert "resuming at step 3" in capsys.readouterr().err
+    # --average: the mean of runs' weights, exported, measured and carded as a run is
+    soup = tmp_path / "soup"
+    ckpt = str(tmp_path / "work" / "checkpoint.pt")
+    assert main(["--average", ckpt, ckpt, "--data", args[args.index("--data") + 1],
+                 "--work", str(tmp_path / "soup-work"), "--out", str(soup)]) == 0
+    card = json.loads((soup / "reader.json").read_text())
+    assert [m["steps"] for m in card["average_of"]] == [3, 3]
+    assert card["sha256"] == file_sha256(soup / "reader-int8.onnx")
+    assert "--average" in (soup / "README.md").read_text()
+    (again,) = Reader(soup / "reader-int8.onnx", card=card).read(
+        SEED_QUESTION, [(WIESBADEN, TITLE, BEFORE, AFTER)])
+    assert again.p_answer == pytest.approx(r.p_answer, abs=0.05)  # the mean of one run is it
 
 
 def test_hard_negatives_are_mined_with_a_trained_reader():
