@@ -50,6 +50,10 @@ eval: setup
 		--articles eval_questions/corpus --index-dir build/index-eval_questions_corpus --compare
 	$(PY) -m qa.eval eval_questions/reader-seed-holdout-d.jsonl \
 		--articles articles --index-dir build/index-articles --compare
+	$(PY) -m qa.eval eval_questions/reader-news-holdout-e.jsonl \
+		--articles eval_questions/corpus --index-dir build/index-eval_questions_corpus --compare
+	$(PY) -m qa.eval eval_questions/reader-seed-holdout-e.jsonl \
+		--articles articles --index-dir build/index-articles --compare
 
 # the reader's abstention threshold, set on the calibration questions only (writes its card)
 calibrate: setup

@@ -720,6 +720,8 @@ def _news_runs(card: dict) -> list[dict]:
 
 def _news_note(card: dict) -> str:
     runs = _news_runs(card)
+    replay = (f" The fine-tuning run read {int(runs[0]['replay']):,} of their inputs again, "
+              "at random, beside the news ones." if runs and runs[0].get("replay") else "")
     if not runs:
         return (" No news-domain examples were added: none of the project's news question "
                 "sets is used in training.")
@@ -727,7 +729,7 @@ def _news_note(card: dict) -> str:
     questions = [json.loads(line) for line in n.read_text().splitlines() if line.strip()]
     answered = sum(1 for q in questions if q["answer_contains"])
     articles = len({q["article_ids"][0] for q in questions})
-    return (f"\n\nPlus {len(questions)} news questions written for training "
+    return (f"{replay}\n\nPlus {len(questions)} news questions written for training "
             f"(`qa/train_data/`: {answered} answered by their article, "
             f"{len(questions) - answered} on its topic that it does not answer) over {articles} "
             "DigitalGov articles of the shared news corpus (public domain; \"Source: DigitalGov "
@@ -740,6 +742,15 @@ def _news_note(card: dict) -> str:
 
 def _retrain_note(card: dict) -> str:
     members = card.get("average_of") or []
+    if not members and card.get("init_from"):
+        work = str(card["init_from"]).rsplit("/", 1)[0]
+        return (f"Fine-tuned from a reader trained on SQuAD/SelQA alone (about 50 minutes):\n\n"
+                f"    python -m qa.train --work {work} --out {work}-out\n"
+                f"    {card['command']}\n\n`--news-mine-with` names that first reader's "
+                f"model file. Seed {card['seed']}, {card['steps']:,} steps of batch "
+                f"{card['batch_size']}, learning rate {card['lr']}; {card['minutes']} minutes "
+                "on a 2-core CPU. Each is resumable: run the same command again after a stop. "
+                "The learning curve is in `docs/reader-training.md`.")
     if not members:
         return (f"    {card['command']}\n\nSeed {card['seed']}, {card['steps']:,} steps of batch "
                 f"{card['batch_size']}, learning rate {card['lr']}; {card['minutes']} minutes "
