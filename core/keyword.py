@@ -341,20 +341,31 @@ class KeywordIndex:
         return index
 
     def save(self, cache_dir: Path) -> None:
-        """Cache the base (a delta is never cached: it is read again from the store)."""
-        tmp = cache_dir.with_name(cache_dir.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
+        """Cache the base (a delta is never cached: it is read again from the store).
+
+        Several writers may save at once (an upload's ingest and the engine's refresh, two
+        processes over one index): each writes its own folder, named by its process and a random
+        part, and moves it into place; a writer that finds another's base already there leaves
+        it (both were built from the same store). A folder left by a writer that died is
+        removed by the next save."""
+        import uuid
+
+        _remove_dead_writers(cache_dir)
+        mine = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        tmp = cache_dir.with_name(f"{cache_dir.name}.tmp-{mine}")
         tmp.mkdir(parents=True)
         with contextlib.redirect_stderr(io.StringIO()):  # bm25s's progress bars
             self.base.persist(str(tmp))
         (tmp / STAMP).write_text(json.dumps(self.stats))
         commit_step("keyword-written")
-        old = cache_dir.with_name(cache_dir.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        if cache_dir.exists():
+        old = cache_dir.with_name(f"{cache_dir.name}.old-{mine}")
+        with contextlib.suppress(FileNotFoundError):  # another writer moved it first
             cache_dir.rename(old)
         commit_step("keyword-moved-aside")
-        tmp.rename(cache_dir)
+        try:
+            tmp.rename(cache_dir)
+        except OSError:  # another writer's base took the place meanwhile: it stays
+            shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(old, ignore_errors=True)
 
     def _base_df(self, term: str) -> int:
@@ -374,6 +385,20 @@ class KeywordIndex:
         too, so that the two rank together)."""
         df = self._base_df(term)
         return math.log(1 + (self.base_docs - df + 0.5) / (df + 0.5))
+
+
+def _remove_dead_writers(cache_dir: Path) -> None:
+    """The .tmp-PID-… and .old-PID-… folders of cache writers whose process is gone."""
+    for path in cache_dir.parent.glob(f"{cache_dir.name}.*-*-*"):
+        pid = path.name[len(cache_dir.name) + 1:].split("-")[1]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+        except PermissionError:  # alive, another user's
+            pass
 
 
 def _main(argv: list[str]) -> int:

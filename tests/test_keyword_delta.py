@@ -119,3 +119,35 @@ def test_a_version_still_being_written_is_never_read(engine, tmp_path):
     answer = engine.ask("Where is the forthcoming meeting on accession?")
     assert "Sofia" not in answer.text
     assert "Quimper" not in engine.ask("Where does the zorblax festival take place?").text
+
+
+def test_writers_saving_the_keyword_cache_at_once_all_succeed(engine, tmp_path):
+    """An upload's ingest and the engine's refresh (or two processes over one index) may cache
+    the keyword base at the same moment: none of them fails, one base ends up in place and
+    reads back, and no writer's folder is left behind."""
+    import threading
+
+    from core.keyword import KeywordIndex
+
+    keyword = engine.snapshot.keyword
+    cache = tmp_path / "cache" / "keyword"
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def write() -> None:
+        start.wait()
+        for _ in range(5):
+            try:
+                keyword.save(cache)
+            except BaseException as e:  # noqa: BLE001 - the test reports what any writer hit
+                errors.append(e)
+
+    threads = [threading.Thread(target=write) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    again = KeywordIndex.cached(cache, 8)
+    assert again is not None and again.revision == keyword.revision
+    assert sorted(p.name for p in cache.parent.iterdir()) == ["keyword"]
