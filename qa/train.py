@@ -20,6 +20,11 @@ becomes reader inputs over the sentences of its passage, cut by the index's own 
 `--derived` negatives made from the answering sentences; both were measured worse on the news
 calibration questions and are off by default (docs/reader.md).
 
+`--news N` adds the news questions written for training (`qa/train_data/`, `news_examples`),
+N times over; with `--init-from CHECKPOINT --replay 6000` a trained reader is fine-tuned on them
+beside part of its SQuAD/SelQA inputs, which is how the shipped reader was made (its card gives
+the commands). `--average CHECKPOINT...` makes the mean of runs' weights instead of training.
+
 Questions are roughened on the way in (lower case, no question mark, a typo, a keyword query)
 because people type that way. Training is seeded, resumable (a checkpoint every `--save-every`
 steps; run the same command again to go on), and shows a progress bar. At the end it exports the
@@ -370,10 +375,10 @@ def neighbours_by_title(records: list[dict], rng: random.Random, n: int = 2):
 
 
 def average_weights(states: list[dict]) -> dict:
-    """The mean of several runs' weights. Runs fine-tuned from one reader stay close enough in
-    weight space that their mean reads as well as each, and it evens out what each run took from
-    its own order of examples (each fine-tuning run moved the news calibration figure by up to
-    4 points either way, docs/reader.md)."""
+    """The mean of several runs' weights ("model soup"). Runs fine-tuned from one reader stay
+    close in weight space, so their mean is a working reader that evens out what each run took
+    from its own order of examples (one run's news calibration figure varies by about 4 points
+    with it). Measured in docs/reader.md: no average beat the best single run there."""
     return {k: (sum(s[k].float() for s in states) / len(states)).to(states[0][k].dtype)
             if states[0][k].is_floating_point() else states[0][k] for k in states[0]}
 
@@ -720,13 +725,13 @@ def _news_runs(card: dict) -> list[dict]:
 
 def _news_note(card: dict) -> str:
     runs = _news_runs(card)
-    replay = (f" The fine-tuning run read {int(runs[0]['replay']):,} of their inputs again, "
-              "at random, beside the news ones." if runs and runs[0].get("replay") else "")
     if not runs:
         return (" No news-domain examples were added: none of the project's news question "
                 "sets is used in training.")
-    n = NEWS_QUESTIONS
-    questions = [json.loads(line) for line in n.read_text().splitlines() if line.strip()]
+    replay = (f" The fine-tuning run read {int(runs[0]['replay']):,} of their inputs again, "
+              "at random, beside the news ones." if runs[0].get("replay") else "")
+    questions = [json.loads(line) for line in NEWS_QUESTIONS.read_text().splitlines()
+                 if line.strip()]
     answered = sum(1 for q in questions if q["answer_contains"])
     articles = len({q["article_ids"][0] for q in questions})
     return (f"{replay}\n\nPlus {len(questions)} news questions written for training "
@@ -763,11 +768,11 @@ def _retrain_note(card: dict) -> str:
         flags = " ".join(f"--{k.replace('_', '-')} {a[k]}" for k in keys
                          if a.get(k) not in (None, 0, "None"))
         lines.append(f"    python -m qa.train {flags}")
+    base = str(members[0]["args"]["init_from"]).rsplit("/", 1)[0]
     lines += [f"    {card['command']}", "",
               f"{card['minutes']} minutes of training on a 2-core CPU in all (the reader they "
-              "start from, `python -m qa.train --work " + str(members[0]["args"]["init_from"])
-              .rsplit("/", 1)[0] + "`, took about 50 more). Each run is resumable. The "
-              "members' mean learning curve is in `docs/reader-training.md`."]
+              f"start from, `python -m qa.train --work {base}`, took about 50 more). Each run "
+              "is resumable. The members' mean learning curve is in `docs/reader-training.md`."]
     return "\n".join(lines)
 
 
