@@ -42,7 +42,7 @@ import random
 import re
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -327,37 +327,32 @@ def news_examples(questions: list[dict], articles: dict, rng: random.Random,
         answers = [a.lower() for a in q["answer_contains"]]
         question = roughen(q["question"], rng)
         qw = _words(q["question"])
-
-        def example(i: int, label: int, span, kind: str, q=q, sents=sents, question=question,
-                    art=art) -> Example:
-            return Example(question, sents[i], art.title, sents[i - 1] if i > 0 else "",
-                           sents[i + 1] if i + 1 < len(sents) else "", label, span,
-                           f"news/{q['article_ids'][0]}/{kind}")
-
+        qid = f"news/{q['article_ids'][0]}"
+        cut = [Example(question, text, art.title, sents[i - 1] if i > 0 else "",
+                       sents[i + 1] if i + 1 < len(sents) else "", 0, None, qid + "/other")
+               for i, text in enumerate(sents)]
         pos = []
-        for i, text in enumerate(sents):
-            low = text.lower()
-            at = next(((low.find(a), a) for a in answers if a in low), None)
-            if at:
-                pos.append(example(i, 1, (at[0], at[0] + len(at[1])), "answers"))
+        for ex in cut:
+            low = ex.sentence.lower()
+            if at := next(((low.find(a), a) for a in answers if a in low), None):
+                pos.append(replace(ex, label=1, span=(at[0], at[0] + len(at[1])),
+                                   qid=qid + "/answers"))
         if answers and not pos:
             continue
         holding = {e.sentence for e in pos}  # left out of the negatives, whichever are kept
         if len(pos) > 1:  # a short answer said twice: the sentence nearer the question answers
             best = max(len(qw & _words(e.sentence)) for e in pos)
             pos = [e for e in pos if len(qw & _words(e.sentence)) == best]
-        rest = [i for i, text in enumerate(sents)
-                if text not in holding and len(text.split()) >= 5]
-        rest.sort(key=lambda i: (-len(qw & _words(sents[i])), rng.random()))
+        rest = [ex for ex in cut if ex.sentence not in holding and len(ex.sentence.split()) >= 5]
+        rest.sort(key=lambda ex: (-len(qw & _words(ex.sentence)), rng.random()))
         picked = rest[:negatives + (0 if answers else 1)]
         others = rest[len(picked):]
         if reader is not None and mined and others:
-            readings = reader.read(question, [
-                (sents[i], art.title, sents[i - 1] if i > 0 else "",
-                 sents[i + 1] if i + 1 < len(sents) else "") for i in others])
+            readings = reader.read(question, [(e.sentence, e.title, e.before, e.after)
+                                              for e in others])
             picked += [others[k] for k in sorted(range(len(others)),
                                                  key=lambda k: -readings[k].p_answer)[:mined]]
-        out += pos + [example(i, 0, None, "other") for i in picked]
+        out += pos + picked
     return out
 
 
