@@ -54,6 +54,10 @@ eval: setup
 		--articles eval_questions/corpus --index-dir build/index-eval_questions_corpus --compare
 	$(PY) -m qa.eval eval_questions/reader-seed-holdout-e.jsonl \
 		--articles articles --index-dir build/index-articles --compare
+	$(PY) -m qa.eval eval_questions/reader-news-holdout-f.jsonl \
+		--articles eval_questions/corpus --index-dir build/index-eval_questions_corpus --compare
+	$(PY) -m qa.eval eval_questions/reader-seed-holdout-f.jsonl \
+		--articles articles --index-dir build/index-articles --compare
 
 # the reader's abstention threshold, set on the calibration questions only (writes its card)
 calibrate: setup
