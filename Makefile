@@ -39,25 +39,25 @@ eval: setup
 		--report docs/eval-report.html
 	$(PY) -m qa.eval eval_questions/news.jsonl --articles tests/data/news.jsonl --compare
 	$(PY) -m qa.eval eval_questions/reader-seed-dev.jsonl eval_questions/reader-seed-holdout.jsonl \
-		--articles articles --index-dir build/index-articles --compare
+		--articles articles --index-dir build/index-articles --compare --withhold
 	$(PY) -m qa.eval eval_questions/reader-news-dev.jsonl eval_questions/reader-news-holdout.jsonl \
-		--articles eval_questions/corpus --index-dir build/index-eval_questions_corpus --compare
+		--articles eval_questions/corpus --index-dir build/index-eval_questions_corpus --compare --withhold
 	$(PY) -m qa.eval eval_questions/reader-seed-holdout-c.jsonl \
-		--articles articles --index-dir build/index-articles --compare
+		--articles articles --index-dir build/index-articles --compare --withhold
 	$(PY) -m qa.eval eval_questions/reader-news-holdout-c.jsonl \
-		--articles eval_questions/corpus --index-dir build/index-eval_questions_corpus --compare
+		--articles eval_questions/corpus --index-dir build/index-eval_questions_corpus --compare --withhold
 	$(PY) -m qa.eval eval_questions/reader-news-dev-b.jsonl eval_questions/reader-news-holdout-d.jsonl \
-		--articles eval_questions/corpus --index-dir build/index-eval_questions_corpus --compare
+		--articles eval_questions/corpus --index-dir build/index-eval_questions_corpus --compare --withhold
 	$(PY) -m qa.eval eval_questions/reader-seed-holdout-d.jsonl \
-		--articles articles --index-dir build/index-articles --compare
+		--articles articles --index-dir build/index-articles --compare --withhold
 	$(PY) -m qa.eval eval_questions/reader-news-holdout-e.jsonl \
-		--articles eval_questions/corpus --index-dir build/index-eval_questions_corpus --compare
+		--articles eval_questions/corpus --index-dir build/index-eval_questions_corpus --compare --withhold
 	$(PY) -m qa.eval eval_questions/reader-seed-holdout-e.jsonl \
-		--articles articles --index-dir build/index-articles --compare
+		--articles articles --index-dir build/index-articles --compare --withhold
 	$(PY) -m qa.eval eval_questions/reader-news-holdout-f.jsonl \
-		--articles eval_questions/corpus --index-dir build/index-eval_questions_corpus --compare
+		--articles eval_questions/corpus --index-dir build/index-eval_questions_corpus --compare --withhold
 	$(PY) -m qa.eval eval_questions/reader-seed-holdout-f.jsonl \
-		--articles articles --index-dir build/index-articles --compare
+		--articles articles --index-dir build/index-articles --compare --withhold
 
 # the reader's abstention threshold, set on the calibration questions only (writes its card)
 calibrate: setup

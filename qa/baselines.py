@@ -27,6 +27,7 @@ class KeywordBaseline:
     """BM25 over the chunks (llama-index-retrievers-bm25), top chunk as the answer."""
 
     name = "keyword-only (BM25 top chunk)"
+    withholds = False  # its own retrieval: `qa.eval --withhold` cannot leave articles out
 
     def __init__(self, engine):
         self.engine = engine
@@ -40,6 +41,7 @@ class DenseBaseline:
     """A plain llama-index VectorStoreIndex retriever over the same Chroma collection."""
 
     name = "dense-only (llama-index top chunk)"
+    withholds = False
 
     def __init__(self, engine, top_k: int = 10):
         self.engine = engine

@@ -3,6 +3,10 @@
 Each line of a question file is a JSON object: `question`, `answer_contains` (any of these
 strings must appear in the reply), `article_ids` (where the answer is), `abstain` (true when
 the articles cannot answer), optionally `history` (earlier messages) and `kind` (a label).
+
+`--withhold` asks each answerable question a second time with the articles that answer it left
+out of retrieval: with only passages that do not hold the answer, an honest system abstains (or
+answers from another article that says the same).
 """
 
 from __future__ import annotations
@@ -11,7 +15,8 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from core.config import PROJECT_ROOT
@@ -84,10 +89,45 @@ def source_text(store, article_id: str, cache: dict[str, str]) -> str:
     return text
 
 
-def evaluate(engine, cases: list[Case], system=None) -> dict:
+class Withholding:
+    """The engine's retrieval with some articles left out, as if they were not indexed: the
+    fused chunks of a search three times as wide, less the left-out articles', cut back to the
+    engine's number. (The keyword side keeps its own width, so a left-out article's chunks
+    among its best leave it a few short.)"""
+
+    def __init__(self, engine) -> None:
+        from qa.retrieval import HybridRetriever
+
+        snap = engine.snapshot
+        self.top_k = engine.top_k
+        self.wide = HybridRetriever(engine.store, snap.keyword, 3 * engine.top_k)
+        self.left_out: set[str] = set()
+
+    def retrieve(self, query: str, embedding: list[float], since: int | None = None,
+                 until: int | None = None) -> list:
+        nodes = self.wide.retrieve(query, embedding, since, until)
+        return [n for n in nodes
+                if n.node.metadata.get("article_id") not in self.left_out][:self.top_k]
+
+
+@contextmanager
+def withheld(engine, withholding: Withholding, article_ids: list[str]):
+    """Answers from the engine's current snapshot without these articles, while inside."""
+    snap = engine.snapshot
+    withholding.left_out = set(article_ids)
+    engine._swap(replace(snap, retriever=withholding))
+    try:
+        yield
+    finally:
+        engine._swap(snap)
+
+
+def evaluate(engine, cases: list[Case], system=None, withhold: bool = False) -> dict:
     """Run every case through a system (default: the engine itself; or a baseline over the
-    engine's index); return the metrics and one row per case."""
+    engine's index); return the metrics and one row per case. With `withhold`, each answerable
+    case is asked again without the articles that answer it (see the module's docstring)."""
     system = system or engine
+    withholding = Withholding(engine) if withhold else None
     system.trace("warm-up question about NATO")  # load caches, first-call costs
     rows, latencies, embed_latencies = [], [], []
     texts: dict[str, str] = {}
@@ -109,7 +149,17 @@ def evaluate(engine, cases: list[Case], system=None) -> dict:
         quotes_ok = [cit.quote in source_text(engine.store, cit.article_id, texts)
                      for cit in answer.citations]
         precise = [cit.article_id in c.article_ids for cit in answer.citations]
-        rows.append({
+        if withholding is not None and not c.abstain and c.article_ids:
+            with withheld(engine, withholding, c.article_ids):
+                other, _ = system.trace(c.question, history=c.history or None,
+                                        since=c.since, until=c.until)
+            said = other.text.lower()
+            rows_extra = {"withheld_abstained": other.abstained,
+                          "withheld_answered_elsewhere": not other.abstained and any(
+                              s.lower() in said for s in c.answer_contains)}
+        else:
+            rows_extra = {}
+        rows.append({**rows_extra,
             "question": c.question, "kind": c.kind, "expected_abstain": c.abstain,
             "abstained": answer.abstained, "correct": correct, "first_citation_ok": first_ok,
             "rank": rank, "support": answer.support, "quotes_verbatim": all(quotes_ok),
@@ -134,7 +184,13 @@ def metrics(rows: list[dict], latencies: list[float], embed_latencies: list[floa
     supports_a = [r["support"] for r in answerable if not r["abstained"]]
     supports_u = [r["support"] for r in unanswerable]
     p50, emb50 = percentile(latencies, 50), percentile(embed_latencies, 50)
+    withheld_rows = [r for r in rows if "withheld_abstained" in r]
     return {
+        # asked without the articles that answer: abstained, or answered from another that
+        # says the same (reported only with --withhold)
+        "withheld": len(withheld_rows),
+        "withheld_right": share(r["withheld_abstained"] or r["withheld_answered_elsewhere"]
+                                for r in withheld_rows) if withheld_rows else None,
         "questions": len(rows),
         "answerable": len(answerable),
         "unanswerable": len(unanswerable),
@@ -172,6 +228,9 @@ def format_report(name: str, m: dict) -> str:
     for key in pct:
         lines.append(f"  {key:<28} " + ("   n/a" if m[key] is None else f"{m[key] * 100:6.1f} %"))
     lines.append(f"  {'mrr':<28} {m['mrr']:8.3f}")
+    if m["withheld_right"] is not None:
+        lines.append(f"  {'withheld: abstained':<28} {m['withheld_right'] * 100:6.1f} % of "
+                     f"{m['withheld']} asked without their answer")
     lines.append(f"  {'latency p50 / p95':<28} {m['latency_p50_ms']:6.1f} / "
                  f"{m['latency_p95_ms']:.1f} ms")
     lines.append(f"  {'query embedding p50':<28} {m['embed_p50_ms']:6.1f} ms "
@@ -202,7 +261,7 @@ def _temporary_engine(articles: Path, index_dir: Path | None = None):
 SYSTEM = "newsqa"
 COMPARED = ("answer_accuracy", "first_citation_accuracy", "citation_precision", "quote_fidelity",
             "hit@1", "hit@3", "hit@5", "mrr", "abstention_precision", "abstention_recall",
-            "latency_p50_ms", "latency_p95_ms")
+            "withheld_right", "latency_p50_ms", "latency_p95_ms")
 
 
 def format_comparison(name: str, by_system: dict[str, dict]) -> str:
@@ -230,6 +289,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compare", action="store_true",
                         help="also run the keyword-only and dense-only baselines")
     parser.add_argument("--show-misses", action="store_true", help="print each wrong answer")
+    parser.add_argument("--withhold", action="store_true",
+                        help="also ask each answerable question without the articles that "
+                             "answer it, and count the abstentions")
     parser.add_argument("--articles", type=Path,
                         help="answer from these articles (a file or folder), indexed into a "
                              "temporary store, instead of the configured index")
@@ -262,8 +324,10 @@ def main(argv: list[str] | None = None) -> int:
         results: dict[str, dict[str, dict]] = {}
         for f in files:
             cases = load_cases(f)
-            results[str(f)] = {name: evaluate(engine, cases, system)
-                               for name, system in systems.items()}
+            results[str(f)] = {
+                name: evaluate(engine, cases, system,
+                               args.withhold and getattr(system, "withholds", True))
+                for name, system in systems.items()}
     except NewsQAError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -37,3 +37,18 @@ def test_compare_puts_the_pipeline_ahead_of_both_baselines_and_reports(seed_engi
     assert page.count("<svg") == 4 and "abstain below" in page
     assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
     assert "<script" not in page
+
+
+def test_withholding_the_answering_article_leaves_an_abstention(seed_engine):
+    """`--withhold`: asked without the one article that says where the command will be, the
+    system abstains; the index answers whole again afterwards."""
+    from qa.eval import Case
+
+    case = Case("Where will the new NATO command for Ukraine be headquartered?", ["Wiesbaden"],
+                ["002_97a7c6ca049e9223"], False)
+    result = evaluate(seed_engine, [case], withhold=True)
+    row = result["rows"][0]
+    assert row["correct"], row["reply"]
+    assert row["withheld_abstained"] and not row["withheld_answered_elsewhere"]
+    assert result["metrics"]["withheld_right"] == 1.0
+    assert "Wiesbaden" in seed_engine.ask(case.question).text
