@@ -347,10 +347,10 @@ class KeywordIndex:
         processes over one index): each writes its own folder, named by its process and a random
         part, and moves it into place; a writer that finds another's base already there leaves
         it (both were built from the same store). A folder left by a writer that died is
-        removed by the next save."""
+        removed by the next save, or by `python -m index --check --repair`."""
         import uuid
 
-        _remove_dead_writers(cache_dir)
+        remove_dead_writers(cache_dir)
         mine = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         tmp = cache_dir.with_name(f"{cache_dir.name}.tmp-{mine}")
         tmp.mkdir(parents=True)
@@ -387,18 +387,28 @@ class KeywordIndex:
         return math.log(1 + (self.base_docs - df + 0.5) / (df + 0.5))
 
 
-def _remove_dead_writers(cache_dir: Path) -> None:
+def dead_writers(cache_dir: Path) -> list[Path]:
     """The .tmp-PID-… and .old-PID-… folders of cache writers whose process is gone."""
-    for path in cache_dir.parent.glob(f"{cache_dir.name}.*-*-*"):
+    dead = []
+    for path in sorted(cache_dir.parent.glob(f"{cache_dir.name}.*-*-*")):
         pid = path.name[len(cache_dir.name) + 1:].split("-")[1]
         if not pid.isdigit():
             continue
         try:
             os.kill(int(pid), 0)
         except ProcessLookupError:
-            shutil.rmtree(path, ignore_errors=True)
+            dead.append(path)
         except PermissionError:  # alive, another user's
             pass
+    return dead
+
+
+def remove_dead_writers(cache_dir: Path) -> list[str]:
+    """Removes the dead writers' folders; returns their names."""
+    left = dead_writers(cache_dir)
+    for path in left:
+        shutil.rmtree(path, ignore_errors=True)
+    return [p.name for p in left]
 
 
 def _main(argv: list[str]) -> int:

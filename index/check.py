@@ -10,9 +10,11 @@ What it checks, in order, each finding with the command that fixes it:
 - the vector index finds a sample of chunks by their own vectors (a truncated or foreign
   vector-index file answers with the wrong chunks, silently);
 - the stored articles are the files' current versions (none missing, outdated or gone);
-- the keyword cache is readable, and the store's changes since it small enough for a delta.
+- the keyword cache is readable, the store's changes since it small enough for a delta, and
+  no folder is left by a cache writer that died.
 
-`--repair` runs the fix: a reset for a damaged store or records, else an ingest with pruning.
+`--repair` runs the fix: a reset for a damaged store or records, else an ingest with pruning;
+a dead writer's folders are removed.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import numpy as np
 
 from core.config import Settings
 from core.errors import IndexDamaged, IndexMismatch
-from core.keyword import STAMP, KeywordIndex, cache_dir_for
+from core.keyword import STAMP, KeywordIndex, cache_dir_for, dead_writers
 from core.records import REQUIRED, StoredArticle, sentence_vectors
 from core.sentence_model import model_label
 from core.store import Store
@@ -33,6 +35,7 @@ from index.loaders import load_articles
 
 PROBES = 64  # chunks looked up by their own vectors
 RESET, INGEST = "python -m index --reset", "python -m index --prune"
+REPAIR = "python -m index --check --repair"
 
 
 @dataclass
@@ -55,6 +58,10 @@ class CheckReport:
     @property
     def needs_reset(self) -> bool:
         return any(p.fix == RESET for p in self.problems)
+
+    @property
+    def needs_ingest(self) -> bool:
+        return any(p.fix in (RESET, INGEST) for p in self.problems)
 
     def lines(self) -> list[str]:
         head = (f"{self.articles} articles, {self.chunks} chunks"
@@ -168,6 +175,11 @@ def _check_keyword_cache(store: Store, settings: Settings, report: CheckReport) 
     """The cached keyword base is readable, and the store's changes since it small enough to
     be read as a delta (else the next question's snapshot rebuilds it)."""
     cache = Path(cache_dir_for(settings))
+    if left := dead_writers(cache):
+        size = sum(f.stat().st_size for d in left for f in d.rglob("*") if f.is_file())
+        report.problems.append(Finding(
+            f"{len(left)} folder(s) left by keyword-cache writers that died "
+            f"({size / 1e6:.1f} MB, e.g. {left[0].name!r})", REPAIR))
     if not (cache / STAMP).exists():
         return  # built on first use
     base = KeywordIndex.cached(cache, top_k=8)

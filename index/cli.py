@@ -57,9 +57,14 @@ def _check(args) -> int:
         for line in report.lines():
             print(line)
         if args.repair and not report.ok:
-            fixed = ingest(args.paths or None, settings=settings, reset=report.needs_reset,
-                           prune=True, progress=sys.stderr.isatty())
-            print(f"repaired: {fixed.summary()}")
+            from core.keyword import cache_dir_for, remove_dead_writers
+
+            for name in remove_dead_writers(cache_dir_for(settings)):
+                print(f"removed {name}")
+            if report.needs_ingest:
+                fixed = ingest(args.paths or None, settings=settings, reset=report.needs_reset,
+                               prune=True, progress=sys.stderr.isatty())
+                print(f"repaired: {fixed.summary()}")
             report = check_index(settings, args.paths or None)
             for line in report.lines():
                 print(line)

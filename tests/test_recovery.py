@@ -137,3 +137,30 @@ def test_check_of_a_healthy_index_and_of_an_outdated_one(healthy, tmp_path):
     assert report.lines()[1:] == [
         "- 100 article(s) indexed, but no longer among the articles (e.g. 'syn-00000'); "
         "fix: `python -m index --prune`"]
+
+
+def test_check_finds_a_dead_cache_writers_folder_and_repair_removes_it(healthy, tmp_path):
+    """A process killed while saving the keyword cache leaves its folder; --check names it
+    with the fix, the fix removes it and nothing else."""
+    root, n, _ = healthy
+    shutil.copytree(root / "articles", tmp_path / "articles")
+    shutil.copytree(root / "index", tmp_path / "index")
+    from core.config import Settings
+    from core.keyword import cache_dir_for, remove_dead_writers
+    from index.check import check_index
+
+    settings = Settings(articles_dir=str(tmp_path / "articles"),
+                        index_dir=str(tmp_path / "index"))
+    cache = cache_dir_for(settings)
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    left = cache.with_name(f"{cache.name}.tmp-{gone.stdout.strip()}-0badf00d")
+    left.mkdir(parents=True)
+    (left / "part").write_bytes(b"x" * 2_000_000)
+    report = check_index(settings, label="fake-hashed-words")
+    assert [p.what for p in report.problems] == [
+        f"1 folder(s) left by keyword-cache writers that died (2.0 MB, e.g. {left.name!r})"]
+    assert report.problems[0].fix == "python -m index --check --repair"
+    assert not report.needs_ingest
+    assert remove_dead_writers(cache) == [left.name] and not left.exists()
+    assert check_index(settings, label="fake-hashed-words").ok
