@@ -57,14 +57,37 @@ _QUESTION_WORDS = set("what which who whom whose when where why how is are was w
 
 
 def names_in(question: str) -> set[str]:
-    """The names a question asks about: its capitalized words after the first (a question typed
-    in lower case names nothing this way, and is not held to it)."""
+    """The names a question asks about: its capitalized words after the first (for a question
+    typed in lower case, see names_in_lower_case)."""
     words = _CAPITALIZED.findall(question)
     first = re.match(r"\W*([\w'’-]+)", question)
     out = {_bare(w) for w in words if len(w) >= 3 and w.lower() not in _QUESTION_WORDS}
     if first and first.group(1)[:1].isupper() and question.count(first.group(1)) == 1:
         out.discard(_bare(first.group(1)))
     return out
+
+
+_WORD = re.compile(r"[A-Za-z][\w'’-]*")
+_INSIDE = re.compile(r"[a-z0-9,;]\s+$")  # the end of a word inside a sentence, before a word
+
+
+def names_in_lower_case(question: str, texts: list[str]) -> set[str]:
+    """The names a question typed all in lower case asks about: its words that the retrieved
+    sentences always capitalize, at least once inside a sentence ("nato", "wiesbaden",
+    "twitter"; not "report", which a sentence may begin with and another writes in lower
+    case). Titles are left out: they capitalize every word."""
+    if question != question.lower():
+        return set()
+    lower, inside = set(), set()
+    for t in texts:
+        for m in _WORD.finditer(t):
+            w = _bare(m.group())
+            if m.group()[0].islower():
+                lower.add(w)
+            elif _INSIDE.search(t[max(0, m.start() - 4):m.start()]):
+                inside.add(w)
+    asked = {_bare(w) for w in _WORD.findall(question)}
+    return {w for w in asked & (inside - lower) if len(w) >= 3 and w not in _QUESTION_WORDS}
 
 
 def _bare(word: str) -> str:
@@ -145,7 +168,9 @@ class ReaderComposer:
         # the answer
         pool = [s for s in pool if len(s.evidence.text.split()) >= MIN_WORDS
                 and not _ATTRIBUTION.match(s.evidence.text) and not _ASKS.match(s.evidence.text)]
-        names = names_in(question)
+        names = names_in(question) or names_in_lower_case(question, [
+            t for s in scored for t in (s.evidence.text, *(n.text for n in (s.evidence.prev,
+                                                                        s.evidence.next) if n))])
         naming: dict[str, bool] = {}
 
         def names_it(s: Scored) -> bool:

@@ -119,6 +119,28 @@ def test_a_sentence_about_another_named_place_is_not_taken_as_the_answer(make_en
     assert engine.ask("How many people will the Ostheim repair depot employ?").abstained
 
 
+def test_a_question_in_lower_case_is_held_to_the_names_in_it(make_engine, tmp_path):
+    """"ostheim" is a name: the articles always capitalize it. The Ostheim article does not say
+    how many the depot will employ, so the others' figures are no answer."""
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    for town, staff, day in (("Kelburg", 2965, 3), ("Novulstad", 410, 9), ("Ostheim", 0, 12)):
+        size = (f"The {town} repair depot is expected to employ {staff} people once it is "
+                "running." if staff else f"The {town} repair depot will service armoured "
+                "vehicles and trucks.")
+        (articles / f"{town}.txt").write_text(
+            f"Depot opens in {town}\n\nPublished 2024-05-{day:02d}\n\n"
+            f"The defence ministry will open a new repair depot in {town}, officials announced "
+            f"this week. {size} Construction starts in the spring.", encoding="utf-8")
+    engine = make_engine(articles)
+    engine.ingest()
+    assert engine.ask("How many people will the Ostheim repair depot employ?").abstained
+    lower = engine.ask("how many people will the ostheim repair depot employ")
+    assert lower.abstained, lower.text
+    found = engine.ask("how many people will the novulstad repair depot employ")
+    assert "410" in found.text and "2965" not in found.text
+
+
 def test_an_interviewers_question_is_not_quoted_as_the_answer(make_engine, tmp_path):
     articles = tmp_path / "articles"
     articles.mkdir()
@@ -141,11 +163,17 @@ def test_an_interviewers_question_is_not_quoted_as_the_answer(make_engine, tmp_p
 
 
 def test_names_a_question_holds_it_to_and_their_spellings():
-    from qa.reading import named_by, names_in
+    from qa.reading import named_by, names_in, names_in_lower_case
 
     assert names_in("Where will the Ukraine support command be based?") == {"ukraine"}
     assert names_in("Which agency reported Stoltenberg's comments?") == {"stoltenberg"}
-    assert names_in("what city is the nato ukraine hq in") == set()  # lower case: no hold
+    assert names_in("what city is the nato ukraine hq in") == set()  # lower case: see below
+    retrieved = ["A dedicated NATO command will be based at a U.S. facility in Wiesbaden.",
+                 "Ukraine's report was read. The report on Ukraine is long."]
+    assert names_in_lower_case("what city is the nato ukraine hq in", retrieved) == {
+        "nato", "ukraine"}  # "report": written in lower case too; "what": a question word
+    assert names_in_lower_case("where is the report on nato", retrieved) == {"nato"}
+    assert names_in_lower_case("Where is the report on nato", retrieved) == set()
     assert named_by({"ukraine"}, {"ukrainian", "forces"})  # an inflection
     assert named_by({"stoltenbrg"}, {"stoltenberg"})  # a typo
     assert not named_by({"novgraselport"}, {"novgrakaport", "novulstad"})  # another place
