@@ -61,6 +61,8 @@ from qa.reader import (
 
 DATA_DIR = PROJECT_ROOT.parent / "shared" / "data" / "qa-train"
 NEWS_QUESTIONS = PROJECT_ROOT / "qa" / "train_data" / "news-questions.jsonl"
+# written at the seventh stop; three runs with them were not better (qa/train_data/README.md)
+MORE_NEWS_QUESTIONS = NEWS_QUESTIONS.with_name("news-questions-more.jsonl")
 NEWS_CORPUS = PROJECT_ROOT.parent / "shared" / "data" / "news-corpus" / "digitalgov_news.jsonl"
 FILES = ("squad_v2_dev.jsonl", "squad_v1.1_dev_extra.jsonl", "selqa_ass_dev.jsonl",
          "selqa_ass_test.jsonl")
@@ -712,6 +714,11 @@ def _unanswerable_note(card: dict) -> str:
             "unanswerable (docs/reader.md).")
 
 
+def read_news_questions(paths: list[Path]) -> list[dict]:
+    return [json.loads(line) for p in paths for line in p.read_text().splitlines()
+            if line.strip()]
+
+
 def _news_runs(card: dict) -> list[dict]:
     """The runs behind the model that trained on the written news questions."""
     runs = [m["args"] for m in card.get("average_of") or []] or [card]
@@ -725,8 +732,8 @@ def _news_note(card: dict) -> str:
                 "sets is used in training.")
     replay = (f" The fine-tuning run read {int(runs[0]['replay']):,} of their inputs again, "
               "at random, beside the news ones." if runs[0].get("replay") else "")
-    questions = [json.loads(line) for line in NEWS_QUESTIONS.read_text().splitlines()
-                 if line.strip()]
+    questions = read_news_questions(
+        [PROJECT_ROOT / p for p in runs[0].get("news_questions") or [NEWS_QUESTIONS]])
     answered = sum(1 for q in questions if q["answer_contains"])
     articles = len({q["article_ids"][0] for q in questions})
     return (f"{replay}\n\nPlus {len(questions)} news questions written for training "
@@ -903,6 +910,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--news", type=int, default=0, metavar="N",
                     help="add the written news questions (qa/train_data), N times over, each "
                          "time roughened anew")
+    ap.add_argument("--news-questions", type=Path, nargs="+", default=[NEWS_QUESTIONS],
+                    metavar="FILE.jsonl",
+                    help="the written news questions --news reads (default: "
+                         f"{NEWS_QUESTIONS.name}; {MORE_NEWS_QUESTIONS.name} holds more)")
     ap.add_argument("--news-mine-with", type=Path, default=None, metavar="MODEL.onnx",
                     help="add to each news question the 2 sentences this reader takes for "
                          "answers although they are not")
@@ -961,8 +972,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.replay is not None:
         train = random.Random(args.seed).sample(train, min(args.replay, len(train)))
     if args.news:
-        news_qs = [json.loads(line) for line in NEWS_QUESTIONS.read_text().splitlines()
-                   if line.strip()]
+        news_qs = read_news_questions(args.news_questions)
         arts = news_articles(news_qs)
         news_reader = (Reader(args.news_mine_with, card={"threshold": 0.5})
                        if args.news_mine_with else None)
@@ -1025,7 +1035,10 @@ def main(argv: list[str] | None = None) -> int:
         "train_questions": len(parts["train"]), "train_examples": len(features),
         "answerable_only": args.answerable_only,
         "mined_with": str(args.mine_with) if args.mine_with else None,
-        "news": args.news, "news_mined_with": (str(args.news_mine_with)
+        "news": args.news,
+        "news_questions": [str(p.relative_to(PROJECT_ROOT)) if p.is_relative_to(PROJECT_ROOT)
+                           else str(p) for p in args.news_questions] if args.news else None,
+        "news_mined_with": (str(args.news_mine_with)
                                                 if args.news_mine_with else None),
         "replay": args.replay, "init_from": str(args.init_from) if args.init_from else None,
         "average_of": [{"checkpoint": str(p), "steps": m["step"],
