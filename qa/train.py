@@ -714,6 +714,15 @@ def _unanswerable_note(card: dict) -> str:
             "unanswerable (docs/reader.md).")
 
 
+def _plain(v):  # noqa: ANN001, ANN202 - an argument's value, as the card's JSON holds it
+    """A path as text (inside the project: relative to it), a list of them as a list."""
+    if isinstance(v, list):
+        return [_plain(x) for x in v]
+    if isinstance(v, Path):
+        return str(v.relative_to(PROJECT_ROOT) if v.is_relative_to(PROJECT_ROOT) else v)
+    return v
+
+
 def read_news_questions(paths: list[Path]) -> list[dict]:
     return [json.loads(line) for p in paths for line in p.read_text().splitlines()
             if line.strip()]
@@ -1036,14 +1045,11 @@ def main(argv: list[str] | None = None) -> int:
         "answerable_only": args.answerable_only,
         "mined_with": str(args.mine_with) if args.mine_with else None,
         "news": args.news,
-        "news_questions": [str(p.relative_to(PROJECT_ROOT)) if p.is_relative_to(PROJECT_ROOT)
-                           else str(p) for p in args.news_questions] if args.news else None,
-        "news_mined_with": (str(args.news_mine_with)
-                                                if args.news_mine_with else None),
+        "news_questions": [_plain(p) for p in args.news_questions] if args.news else None,
+        "news_mined_with": str(args.news_mine_with) if args.news_mine_with else None,
         "replay": args.replay, "init_from": str(args.init_from) if args.init_from else None,
         "average_of": [{"checkpoint": str(p), "steps": m["step"],
-                        "args": {k: str(v) if isinstance(v, Path) else v
-                                 for k, v in m["args"].items()}}
+                        "args": {k: _plain(v) for k, v in m["args"].items()}}
                        for p, m in zip(args.average or [], members, strict=True)],
         "minutes": round(minutes, 1),
     }
