@@ -172,8 +172,9 @@ def _check_articles(versions: dict[str, StoredArticle], paths: list[str],
 
 
 def _check_keyword_cache(store: Store, settings: Settings, report: CheckReport) -> None:
-    """The cached keyword base is readable, and the store's changes since it small enough to
-    be read as a delta (else the next question's snapshot rebuilds it)."""
+    """No folder is left by a cache writer that died; the cached keyword base is readable, and
+    the store's changes since it small enough to be read as a delta (else the next question's
+    snapshot rebuilds it)."""
     cache = Path(cache_dir_for(settings))
     if left := dead_writers(cache):
         size = sum(f.stat().st_size for d in left for f in d.rglob("*") if f.is_file())

@@ -168,9 +168,11 @@ class ReaderComposer:
         # the answer
         pool = [s for s in pool if len(s.evidence.text.split()) >= MIN_WORDS
                 and not _ATTRIBUTION.match(s.evidence.text) and not _ASKS.match(s.evidence.text)]
-        names = names_in(question) or names_in_lower_case(question, [
-            t for s in scored for t in (s.evidence.text, *(n.text for n in (s.evidence.prev,
-                                                                        s.evidence.next) if n))])
+        names = names_in(question)
+        if not names and question == question.lower():  # else nothing to gather the words for
+            names = names_in_lower_case(question, [
+                t for s in scored for t in (s.evidence.text, *(n.text for n in (
+                    s.evidence.prev, s.evidence.next) if n))])
         naming: dict[str, bool] = {}
 
         def names_it(s: Scored) -> bool:
