@@ -24,6 +24,8 @@ calibration questions and are off by default (docs/reader.md).
 N times over; with `--init-from CHECKPOINT --replay 6000` a trained reader is fine-tuned on them
 beside part of its SQuAD/SelQA inputs, which is how the shipped reader was made (its card gives
 the commands). `--average CHECKPOINT...` makes the mean of runs' weights instead of training.
+`--listwise WEIGHT` adds a loss over each question's inputs together (`listwise_loss`: its
+answering sentence against its other sentences and "none"), in batches of whole questions.
 
 Questions are roughened on the way in (lower case, no question mark, a typo, a keyword query)
 because people type that way. Training is seeded, resumable (a checkpoint every `--save-every`
@@ -440,6 +442,58 @@ def batches(features: list, batch_size: int, rng: random.Random) -> list[list[in
     return out
 
 
+def group_of(ex: Example) -> tuple[str, str]:
+    """The question an input belongs to: its (roughened) text and its record or article, without
+    the role a news or mined input carries in its id."""
+    return ex.question, re.sub(r"/(answers|other|mined)$", "", ex.qid)
+
+
+def grouped(examples: list[Example]) -> tuple[list[int], list[bool]]:
+    """Each input's question (an index), and whether each question is answered by one of its
+    inputs (a question none of whose inputs answers is taken for unanswerable)."""
+    index: dict[tuple[str, str], int] = {}
+    ids = [index.setdefault(group_of(ex), len(index)) for ex in examples]
+    answered = [False] * len(index)
+    for g, ex in zip(ids, examples, strict=True):
+        answered[g] = answered[g] or bool(ex.label)
+    return ids, answered
+
+
+def replay_groups(examples: list[Example], n: int, rng: random.Random) -> list[Example]:
+    """About n inputs, whole questions at a time (the listwise loss needs each question's
+    answering sentence beside its others)."""
+    ids, _ = grouped(examples)
+    members: dict[int, list[Example]] = {}
+    for g, ex in zip(ids, examples, strict=True):
+        members.setdefault(g, []).append(ex)
+    order = list(members)
+    rng.shuffle(order)
+    out: list[Example] = []
+    for g in order:
+        if len(out) >= n:
+            break
+        out += members[g]
+    return out
+
+
+def group_batches(features: list, batch_size: int, rng: random.Random) -> list[list[int]]:
+    """Batches of whole questions (about batch_size inputs each), in shuffled order."""
+    members: dict[int, list[int]] = {}
+    for i, f in enumerate(features):
+        members.setdefault(f[4], []).append(i)
+    order = list(members.values())
+    rng.shuffle(order)
+    out, cur = [], []
+    for rows in order:
+        cur += rows
+        if len(cur) >= batch_size:
+            out.append(cur)
+            cur = []
+    if cur:
+        out.append(cur)
+    return out
+
+
 def collate(features: list, rows: list[int]):
     import torch
 
@@ -456,7 +510,11 @@ def collate(features: list, rows: list[int]):
         starts.append(s)
         ends.append(e)
         labels.append(float(features[i][3]))
-    return ids, types, mask, torch.tensor(starts), torch.tensor(ends), torch.tensor(labels)
+    # each row's question and whether that question is answerable (listwise_loss)
+    groups = torch.tensor([features[i][4] if len(features[i]) > 4 else -1 for i in rows])
+    answerable = torch.tensor([features[i][5] if len(features[i]) > 5 else True for i in rows])
+    return (ids, types, mask, torch.tensor(starts), torch.tensor(ends), torch.tensor(labels),
+            groups, answerable)
 
 
 def build_model(base: str):
@@ -481,17 +539,43 @@ def build_model(base: str):
     return ReaderModel()
 
 
-def losses(model, batch):
+def listwise_loss(cls, labels, groups, answerable):
+    """The sentences of one question compete for it, beside "none of them" (a logit fixed at 0,
+    as SQuAD 2.0 readers score no answer): the answering sentences should win the softmax over
+    the question's inputs and "none", and "none" should win for an unanswerable question. The
+    pointwise loss judges each sentence alone; this one teaches the reader which of a
+    question's on-topic sentences answers it, and to keep their scores under "none" when none
+    does. Questions with no answering input that are answerable (cut by sampling) are skipped."""
+    import torch
+
+    out = []
+    for g in groups.unique():
+        if g < 0:
+            continue
+        at = groups == g
+        logit, y = cls[at], labels[at] > 0.5
+        everything = torch.logsumexp(torch.cat([logit.new_zeros(1), logit]), 0)
+        if y.any():
+            out.append(everything - torch.logsumexp(logit[y], 0))
+        elif not bool(answerable[at][0]):
+            out.append(everything)
+    return torch.stack(out).mean() if out else cls.new_zeros(())
+
+
+def losses(model, batch, listwise: float = 0.0):
     import torch.nn.functional as F
 
-    ids, types, mask, starts, ends, labels = batch
+    ids, types, mask, starts, ends, labels, groups, answerable = batch
     start, end, cls = model(ids, mask, types)
     cls_loss = F.binary_cross_entropy_with_logits(cls, labels)
     span_loss = 0.0
     if (starts != -100).any():
         span_loss = (F.cross_entropy(start, starts, ignore_index=-100)
                      + F.cross_entropy(end, ends, ignore_index=-100)) / 2
-    return cls_loss + 0.5 * span_loss, cls, labels
+    loss = cls_loss + 0.5 * span_loss
+    if listwise:
+        loss = loss + listwise * listwise_loss(cls, labels, groups, answerable)
+    return loss, cls, labels
 
 
 def evaluate_loss(model, features, batch_size: int = 32) -> dict:
@@ -864,9 +948,11 @@ def run_training(model, features: list, calib_feats: list, args) -> tuple[list[d
     bar = tqdm(total=args.steps, initial=step, desc="training the reader", unit="step")
     while step < args.steps:
         epoch, k = divmod(step, per_epoch)
-        order = batches(features, args.batch_size, random.Random(args.seed * 1000 + epoch))
+        rng = random.Random(args.seed * 1000 + epoch)
+        order = (group_batches(features, args.batch_size, rng) if args.listwise
+                 else batches(features, args.batch_size, rng))
         rows = order[k % len(order)]
-        loss, _, _ = losses(model, collate(features, rows))
+        loss, _, _ = losses(model, collate(features, rows), args.listwise)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -928,6 +1014,9 @@ def main(argv: list[str] | None = None) -> int:
                          "answers although they are not")
     ap.add_argument("--replay", type=int, default=None, metavar="N",
                     help="keep only N random SQuAD/SelQA training inputs (for fine-tuning)")
+    ap.add_argument("--listwise", type=float, default=0.0, metavar="WEIGHT",
+                    help="add the listwise loss (listwise_loss) with this weight, in batches of "
+                         "whole questions (off by default)")
     ap.add_argument("--init-from", type=Path, default=None, metavar="CHECKPOINT.pt",
                     help="start from a trained reader's checkpoint instead of the MiniLM base")
     ap.add_argument("--average", type=Path, nargs="+", default=None, metavar="CHECKPOINT.pt",
@@ -978,7 +1067,9 @@ def main(argv: list[str] | None = None) -> int:
                                     progress=bar)
         print(f"{len(mined):,} mined negatives", file=sys.stderr)
         train += mined
-    if args.replay is not None:
+    if args.replay is not None and args.listwise:
+        train = replay_groups(train, args.replay, random.Random(args.seed))
+    elif args.replay is not None:
         train = random.Random(args.seed).sample(train, min(args.replay, len(train)))
     if args.news:
         news_qs = read_news_questions(args.news_questions)
@@ -992,7 +1083,9 @@ def main(argv: list[str] | None = None) -> int:
               f"{len(arts)} articles", file=sys.stderr)
         train += news
     calib_ex = [ex for r in parts["calib"] for ex in examples_of(r, random.Random(1))]
-    features = [(*to_features(tokenizer, ex), ex.label) for ex in train]
+    group_ids, answered = grouped(train)
+    features = [(*to_features(tokenizer, ex), ex.label, g, answered[g])
+                for ex, g in zip(train, group_ids, strict=True)]
     calib_rng = random.Random(2)
     calib_feats = [(*to_features(tokenizer, ex), ex.label)
                    for ex in calib_rng.sample(calib_ex, min(600, len(calib_ex)))]
@@ -1047,7 +1140,8 @@ def main(argv: list[str] | None = None) -> int:
         "news": args.news,
         "news_questions": [_plain(p) for p in args.news_questions] if args.news else None,
         "news_mined_with": str(args.news_mine_with) if args.news_mine_with else None,
-        "replay": args.replay, "init_from": str(args.init_from) if args.init_from else None,
+        "replay": args.replay, "listwise": args.listwise,
+        "init_from": str(args.init_from) if args.init_from else None,
         "average_of": [{"checkpoint": str(p), "steps": m["step"],
                         "args": {k: _plain(v) for k, v in m["args"].items()}}
                        for p, m in zip(args.average or [], members, strict=True)],

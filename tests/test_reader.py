@@ -280,3 +280,42 @@ def test_written_news_questions_become_reader_inputs():
 
     mined = news_examples(questions[1:], articles, random.Random(0), reader=load_reader())
     assert len(mined) == 6 and len({ex.sentence for ex in mined}) == 6  # 4 by words, 2 mined
+
+
+def test_listwise_training_groups_a_question_and_prefers_its_answer():
+    """--listwise: a question's inputs stay together (whole questions per batch, replayed whole),
+    and the listwise loss is small when the answering sentence outscores its question's other
+    sentences and "none", and for an unanswered question when every sentence scores under
+    "none"; it grows when the order is the wrong way round."""
+    import random
+
+    import torch
+
+    from qa.train import (
+        group_batches,
+        grouped,
+        listwise_loss,
+        news_articles,
+        news_examples,
+        replay_groups,
+    )
+
+    tiny = ROOT / "tests" / "data" / "news-train-tiny"
+    questions = [json.loads(line) for line in (tiny / "questions.jsonl").read_text().splitlines()]
+    examples = news_examples(questions, news_articles(questions, tiny / "articles.jsonl"),
+                             random.Random(0))
+    ids, answered = grouped(examples)
+    assert len(answered) == 2 and answered == [True, False]  # answered first, then not
+    whole = replay_groups(examples, 1, random.Random(0))
+    assert len(whole) in (4, 5) and len(set(grouped(whole)[0])) == 1  # one whole question
+    feats = [(None, 0, 0, ex.label, g) for ex, g in zip(examples, ids, strict=True)]
+    for batch in group_batches(feats, 2, random.Random(0)):
+        assert len({feats[i][4] for i in batch}) == 1  # never half a question
+
+    labels = torch.tensor([float(ex.label) for ex in examples])
+    groups = torch.tensor(ids)
+    answerable = torch.tensor([answered[g] for g in ids])
+    right = torch.where(labels > 0, 4.0, -4.0)  # the answer high, the others and "none" low
+    wrong = torch.where(labels > 0, -4.0, 4.0)
+    assert listwise_loss(right, labels, groups, answerable) < 0.05
+    assert listwise_loss(wrong, labels, groups, answerable) > 4.0
