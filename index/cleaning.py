@@ -1,4 +1,5 @@
-"""Turn scraped article text into clean paragraphs: boilerplate, placeholders and tags removed.
+"""Turn scraped article text into clean paragraphs: boilerplate, placeholders, tags and heading
+ids removed.
 
 Every paragraph kept is a stretch of the original text (trimmed at its ends only), so every
 sentence later quoted from it can be found verbatim in the article.
@@ -25,6 +26,8 @@ _NAVIGATION_LINES = {"previous article", "next article", "previous post", "next 
                      "read next", "up next"}
 _PLACEHOLDER = re.compile(r"\{[A-Z][A-Z0-9_]*\}")
 _CITATION_TAG = re.compile(r"\s*\((?:Citation|Source|Sources):[^)]*\)")
+# a Markdown heading's id left in converted text ("What We Learned {#toc3}")
+_HEADING_ID = re.compile(r"\s*\{#[A-Za-z][\w:.-]*\}")
 # "BRUSSELS, Belgium. ", "KYIV (Reuters) - ", "WASHINGTON — "
 _DATELINE = re.compile(
     r"^(?P<place>[A-Z][A-Z'.\- ]{2,}(?:,\s*[A-Z][A-Za-z'.\- ]+)?)\s*(?:\([^)]{1,40}\))?"
@@ -82,7 +85,7 @@ def clean_text(raw: str, *, markdown: bool = False) -> CleanText:
         heading = False
         if markdown:
             line, heading = _strip_markdown_heading(line)
-        line = _CITATION_TAG.sub("", _PLACEHOLDER.sub("", line)).strip()
+        line = _HEADING_ID.sub("", _CITATION_TAG.sub("", _PLACEHOLDER.sub("", line))).strip()
         if not line or not any(ch.isalnum() for ch in line):
             continue
         kept.append(Paragraph(line, heading or is_heading_like(line)))

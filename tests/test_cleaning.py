@@ -58,6 +58,18 @@ def test_dateline_is_removed_from_the_text():
     assert clean.paragraphs[0].text == "This week, ministers met."
 
 
+def test_heading_ids_left_by_markdown_conversion_are_dropped():
+    """DigitalGov posts carry Markdown heading ids ("Why We Did It {#toc0}"): the id is no
+    text, and with it the heading read as a five-word sentence a reader could quote."""
+    clean = clean_text("Classroom iPads\nThe district gave every student an iPad, and teachers "
+                       "chose an app because it was the cheapest option. Why We Did It {#toc0}\n"
+                       "What We Learned {#toc-3}\nThe app saved six weeks of work.")
+    text = " ".join(p.text for p in clean.paragraphs)
+    assert "{#" not in text and "toc" not in text
+    assert clean.paragraphs[0].text.endswith("the cheapest option. Why We Did It")
+    assert clean.paragraphs[1].text == "What We Learned" and clean.paragraphs[1].heading
+
+
 def test_section_headings_are_kept_out_of_sentences_but_stay_with_their_chunk():
     clean = clean_text("Intro sentence one here. Another one.\nSection Heading Here\n"
                        "The command will be based in Wiesbaden. It involves 700 people.")
