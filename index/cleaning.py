@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from core.sentences import sentence_spans
+
 # Lines that are site furniture, not reporting.
 _BOILERPLATE_LINES = {
     "no time to read?",
@@ -59,6 +61,25 @@ def is_heading_like(line: str) -> bool:
     )
 
 
+_ENDS_SENTENCE = re.compile(r"[.!?…][\"”’)\]]*$")
+
+
+def run_in_heading(line: str) -> tuple[str, str] | None:
+    """A short line that ends a paragraph with a full sentence and then runs the next section's
+    heading into it ("Purshable won 1st place in CNT's Urban Sustainability Apps Challenge.
+    TechSpaces", as converted posts do), split into that text and the heading; None for any
+    other line. Taken whole for a heading, the line's sentence was never indexed."""
+    spans = sentence_spans(line)
+    if len(spans) < 2:
+        return None
+    body, head = line[:spans[-1][0]].rstrip(), line[spans[-1][0]:].strip()
+    last = line[spans[-2][0]:spans[-2][1]]
+    if (_ENDS_SENTENCE.search(body) and len(last.split()) >= 4 and is_heading_like(head)
+            and not _ENDS_SENTENCE.search(head)):
+        return body, head
+    return None
+
+
 def _strip_markdown_heading(line: str) -> tuple[str, bool]:
     m = re.match(r"^#{1,6}\s+(.*?)\s*#*\s*$", line)
     return (m.group(1), True) if m else (line, False)
@@ -87,6 +108,9 @@ def clean_text(raw: str, *, markdown: bool = False) -> CleanText:
             line, heading = _strip_markdown_heading(line)
         line = _HEADING_ID.sub("", _CITATION_TAG.sub("", _PLACEHOLDER.sub("", line))).strip()
         if not line or not any(ch.isalnum() for ch in line):
+            continue
+        if not heading and is_heading_like(line) and (parts := run_in_heading(line)):
+            kept += [Paragraph(parts[0]), Paragraph(parts[1], True)]
             continue
         kept.append(Paragraph(line, heading or is_heading_like(line)))
 

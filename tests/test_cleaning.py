@@ -70,6 +70,24 @@ def test_heading_ids_left_by_markdown_conversion_are_dropped():
     assert clean.paragraphs[1].text == "What We Learned" and clean.paragraphs[1].heading
 
 
+def test_a_sentence_with_the_next_heading_run_into_it_is_indexed():
+    """Converted posts run a section's heading into the paragraph before it. A short line that
+    holds a full sentence and then a heading was taken whole for a heading, and the sentence
+    was never a candidate: "Which CitySDK project won first place?" found nothing to read."""
+    clean = clean_text("CitySDK in Chicago\nThe Chicago launch was focused on sustainability and "
+                       "brought two projects to the challenge.\nPurshable won 1st place in CNT’s "
+                       "Urban Sustainability Apps Challenge. TechSpaces\nThe TechSpaces project "
+                       "seeks to understand city innovation hotspots.\n2. Privacy\n"
+                       "Mobile Web Vs. Mobile Apps")
+    texts = [(p.text, p.heading) for p in clean.paragraphs]
+    assert ("Purshable won 1st place in CNT’s Urban Sustainability Apps Challenge.", False) in texts
+    assert ("TechSpaces", True) in texts
+    sentences = [s.text for c in chunk_article(clean.paragraphs) for s in c.sentences]
+    assert "Purshable won 1st place in CNT’s Urban Sustainability Apps Challenge." in sentences
+    assert "TechSpaces" not in sentences
+    assert ("2. Privacy", True) in texts and ("Mobile Web Vs. Mobile Apps", True) in texts
+
+
 def test_section_headings_are_kept_out_of_sentences_but_stay_with_their_chunk():
     clean = clean_text("Intro sentence one here. Another one.\nSection Heading Here\n"
                        "The command will be based in Wiesbaden. It involves 700 people.")
