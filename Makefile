@@ -62,6 +62,10 @@ eval: setup
 		--articles eval_questions/corpus --index-dir build/index-eval_questions_corpus --compare --withhold
 	$(PY) -m qa.eval eval_questions/reader-seed-holdout-g.jsonl \
 		--articles articles --index-dir build/index-articles --compare --withhold
+	$(PY) -m qa.eval eval_questions/reader-news-holdout-h.jsonl \
+		--articles eval_questions/corpus --index-dir build/index-eval_questions_corpus --compare --withhold
+	$(PY) -m qa.eval eval_questions/reader-seed-holdout-h.jsonl \
+		--articles articles --index-dir build/index-articles --compare --withhold
 
 # the reader's abstention threshold, set on the calibration questions only (writes its card)
 calibrate: setup
