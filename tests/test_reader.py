@@ -162,6 +162,28 @@ def test_an_interviewers_question_is_not_quoted_as_the_answer(make_engine, tmp_p
     assert visits.citations[0].quote.startswith("About twelve thousand sailors")
 
 
+def test_a_name_typed_without_its_accent_and_a_did_you_know_sentence_are_read(make_engine,
+                                                                             tmp_path):
+    """"Espanol" names "Español" (before, the names rule found no article naming it and the
+    reply abstained); "Did you know that …?" states its clause, so it is a candidate, unlike an
+    interviewer's question."""
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    (articles / "video.txt").write_text(
+        "Spanish video on USAGov\n\nPublished 2015-09-15\n\n"
+        "The USAGov en Español channel on YouTube received more than 221,000 views over the "
+        "year. Did you know that Hispanic viewers spend more than eight hours a month watching "
+        "online video? The English channel received about 45,000 views in the same period.",
+        encoding="utf-8")
+    engine = make_engine(articles)
+    engine.ingest()
+    views = engine.ask("How many views did the USAGov en Espanol channel receive?")
+    assert not views.abstained and "221,000" in views.text, views.text
+    hours = engine.ask("How many hours a month do Hispanic viewers spend watching online video?")
+    assert "eight" in (hours.short_answer or ""), hours.text  # before: the next sentence led
+    assert hours.citations[0].quote.startswith("Did you know that Hispanic viewers")
+
+
 def test_names_a_question_holds_it_to_and_their_spellings():
     from qa.reading import named_by, names_in, names_in_lower_case
 
@@ -177,6 +199,8 @@ def test_names_a_question_holds_it_to_and_their_spellings():
     assert named_by({"ukraine"}, {"ukrainian", "forces"})  # an inflection
     assert named_by({"stoltenbrg"}, {"stoltenberg"})  # a typo
     assert not named_by({"novgraselport"}, {"novgrakaport", "novulstad"})  # another place
+    assert names_in("How many views did USAGov en Espanol get?") == {"usagov", "espanol"}
+    assert named_by(names_in("Who leads Español?"), names_in("Who leads Espanol?"))  # accents
 
 
 def test_answering_mode_is_a_checked_setting():
