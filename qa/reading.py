@@ -97,8 +97,11 @@ def names_in_lower_case(question: str, texts: list[str]) -> set[str]:
 def _bare(word: str) -> str:
     """A word as names are compared: lower case, no possessive, no accents ("Espanol" and
     "Español" are one name: people type names without their accents)."""
-    folded = unicodedata.normalize("NFKD", word.lower())
-    return re.sub(r"['’]s?$", "", "".join(c for c in folded if not unicodedata.combining(c)))
+    word = word.lower()
+    if not word.isascii():  # most words are: the answering path folds every retrieved word
+        word = "".join(c for c in unicodedata.normalize("NFKD", word)
+                       if not unicodedata.combining(c))
+    return re.sub(r"['’]s?$", "", word)
 
 
 def _same_name(a: str, b: str) -> bool:
