@@ -109,7 +109,9 @@ document.addEventListener("click", async (e) => {
   setTimeout(() => btn.setAttribute("title", "Copy message"), 2000);
 }, true);
 // a marker scrolls its source line into the middle of the conversation and marks it briefly
-// (a plain #fragment link does nothing when the address already ends with that fragment)
+// (a plain #fragment link does nothing when the address already ends with that fragment).
+// While it is marked, the line is kept in view: the chat's own scroll to its newest message
+// (when a reply's last update lands just after the click) would otherwise carry it away.
 document.addEventListener("click", (e) => {
   const link = e.target.closest && e.target.closest("#chat a.marker");
   const target = link && document.getElementById(link.getAttribute("href").slice(1));
@@ -118,7 +120,20 @@ document.addEventListener("click", (e) => {
   const line = target.closest("p") || target;
   line.scrollIntoView({block: "center"});
   line.classList.add("flash");
-  setTimeout(() => line.classList.remove("flash"), 1500);
+  let pane = line.parentElement;  // the conversation's scrolling box
+  while (pane && !(pane.scrollHeight > pane.clientHeight
+                   && /auto|scroll/.test(getComputedStyle(pane).overflowY))) {
+    pane = pane.parentElement;
+  }
+  const until = performance.now() + 1500;
+  const hold = () => {
+    const r = line.getBoundingClientRect();
+    const box = (pane || document.documentElement).getBoundingClientRect();
+    if (r.bottom <= box.top || r.top >= box.bottom) line.scrollIntoView({block: "center"});
+    if (performance.now() < until) requestAnimationFrame(hold);
+    else line.classList.remove("flash");
+  };
+  requestAnimationFrame(hold);
 }, true);
 document.addEventListener("toggle", (e) => {
   const d = e.target;

@@ -43,3 +43,53 @@ def wanted(question: str) -> str | None:
 
 def holds(kind: str | None, sentence: str) -> bool:
     return kind is not None and bool(_HAS[kind].search(sentence))
+
+
+# The gate (qa.reading): a question whose own wh-phrase asks for a count or an amount ("How many
+# …", "How much …") or a time ("When …", "What year …") is not answered by a sentence holding
+# no figure or no time at all: "The NIH 3D Print Exchange enhances learning and research" is on
+# the topic of "How many models had been downloaded …?", and the reader scores on-topic
+# sentences high. Narrower than `wanted` on the question side (the wh-phrase opens it: "Which
+# website shows how much they would save …" and "How old was she when …" ask no such thing) and
+# broader on the sentence side (any figure, "twenty percent", "a few", "ago", "soon", "later
+# this year"), so that it drops only sentences that cannot hold the answer. "After repairs" and
+# "since its launch" hold no time: before, after, since or until are not enough on their own;
+# "at nine" is a time.
+_LEAD = (r"^\W*(?:(?:and|so|but|in|by|since|about|roughly|approximately|exactly|on|at|from|"
+         r"until)\s+)?")
+_ASKS = [
+    ("number", re.compile(_LEAD + r"how (many|much)\b", re.I)),
+    ("time", re.compile(_LEAD + r"(when\b|(what|which) (year|date|month|day|time)\b|"
+                        r"how soon\b)", re.I)),
+]
+_COUNTS = (r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|"
+           r"fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|"
+           r"eighty|ninety|hundreds?|thousands?|millions?|billions?|trillions?|dozens?|half|"
+           r"thirds?|quarters?|several|few|percent|once|twice|single|double|triple|none|zero|"
+           r"no one|nobody|nothing|free")
+_UNITS = (r"hours?|days?|weeks?|months?|years?|decades?|century|centuries|weekends?|nights?|"
+          r"mornings?|evenings?|afternoons?")
+_GIVES = {
+    "number": re.compile(rf"\d|\b({_COUNTS})\b", re.I),
+    "time": re.compile(rf"\d|\b({_MONTHS}|yesterday|today|tonight|tomorrow|ago|"
+                       r"soon|later|earlier|recently|now|currently|annual|annually|daily|weekly|"
+                       r"monthly|yearly|spring|summer|autumn|fall|winter|season|monday|tuesday|"
+                       r"wednesday|thursday|friday|saturday|sunday|upcoming|previous|former|"
+                       rf"formerly|next|past|future|eventually|already|yet|noon|midnight|dawn|"
+                       rf"dusk|o'clock|{_UNITS})\b|\b[ap]\.m\.|\b(at|by|from|until|till|before|"
+                       r"after) (one|two|three|four|five|six|seven|eight|nine|ten|eleven|"
+                       r"twelve)\b", re.I),
+}
+
+
+def asked(question: str) -> str | None:
+    """"number" or "time" when the question's opening wh-phrase asks for one, else None."""
+    for kind, pattern in _ASKS:
+        if pattern.search(question):
+            return kind
+    return None
+
+
+def can_answer(kind: str | None, sentence: str) -> bool:
+    """Whether a sentence holds anything of the kind asked (any sentence, when none is)."""
+    return kind is None or bool(_GIVES[kind].search(sentence))

@@ -7,7 +7,8 @@ how likely each is to answer. The reply is built only from sentences the reader 
 (probability at or above its calibrated threshold): the best one leads, with its short answer
 first when the reader marked one; a second source joins only when the reader accepts it too.
 "The sources differ" and "newest first" are decided between accepted sentences only. A year in
-the question ("in 2019") keeps to articles published that year and sentences that name it.
+the question ("in 2019") keeps to articles published that year and sentences that name it, and
+a question that asks "How many …?" or "When …?" to sentences holding a figure or a time.
 """
 
 from __future__ import annotations
@@ -60,10 +61,14 @@ _QUESTION_WORDS = set("what which who whom whose when where why how is are was w
                       "according i".split())
 
 
+_MIXED_CASE = re.compile(r"\b[a-z]+[A-Z][\w'’-]*")  # mPing, iPhone, eBay
+
+
 def names_in(question: str) -> set[str]:
-    """The names a question asks about: its capitalized words after the first (for a question
-    typed in lower case, see names_in_lower_case)."""
-    words = _CAPITALIZED.findall(question)
+    """The names a question asks about: its capitalized words after the first, and words
+    written in mixed case ("mPing"). For a question typed in lower case, see
+    names_in_lower_case."""
+    words = _CAPITALIZED.findall(question) + _MIXED_CASE.findall(question)
     first = re.match(r"\W*([\w'’-]+)", question)
     out = {_bare(w) for w in words if len(w) >= 3 and w.lower() not in _QUESTION_WORDS}
     if first and first.group(1)[:1].isupper() and question.count(first.group(1)) == 1:
@@ -123,6 +128,37 @@ def named_by(names: set[str], words: set[str]) -> bool:
                for n in names)
 
 
+_JOINS = {"of", "and", "for", "the", "on", "&"}
+
+
+def acronyms(words: list[str]) -> set[str]:
+    """The acronyms an article's capitalized phrases can go by, in lower case and of three
+    letters or more: "National Oceanic and Atmospheric Administration" gives "noaa" (and
+    "noaaa", "oaa", …), "U.S. Department of Agriculture" "usda", "Department of Energy" "doe".
+    A reader asks about "NOAA" where the article spells it out. No library does this small
+    thing (abbreviation detectors such as scispacy's find "long form (LF)" pairs in one text,
+    not the long form of an acronym the text never writes)."""
+    out: set[str] = set()
+    run: list[str] = []
+    for w in [*words, "."]:
+        if w[:1].isupper() or (run and w.lower() in _JOINS):
+            run.append(w)
+            continue
+        while run and run[-1].lower() in _JOINS:
+            run.pop()
+        for i in range(len(run)):
+            if run[i].lower() in _JOINS:
+                continue
+            for j in range(i + 2, min(len(run), i + 8) + 1):
+                if run[j - 1].lower() in _JOINS:
+                    continue
+                part = run[i:j]
+                out.add("".join(x[0] for x in part if x.lower() not in _JOINS).lower())
+                out.add("".join(x[0] for x in part if x != "&").lower())
+        run = []
+    return {a for a in out if len(a) >= 3}
+
+
 @dataclass
 class Read:
     scored: Scored
@@ -178,6 +214,10 @@ class ReaderComposer:
         # the answer
         pool = [s for s in pool if len(s.evidence.text.split()) >= MIN_WORDS
                 and not _ATTRIBUTION.match(s.evidence.text) and not _ASKS.match(s.evidence.text)]
+        # "How many …?" is not answered by a sentence with no figure, "When …?" by one with no
+        # time (qa.qtypes.asked)
+        kind = qtypes.asked(question)
+        pool = [s for s in pool if qtypes.can_answer(kind, s.evidence.text)]
         names = names_in(question)
         if not names and question == question.lower():  # else nothing to gather the words for
             names = names_in_lower_case(question, [
@@ -230,7 +270,8 @@ class ReaderComposer:
             e = o.evidence
             if e.article_id == aid:
                 texts += [e.text] + [n.text for n in (e.prev, e.next) if n]
-        return {_bare(w) for w in re.findall(r"[\w'’-]+", " ".join(texts))}
+        words = re.findall(r"[\w'’-]+", " ".join(texts))
+        return {_bare(w) for w in words} | acronyms(words)
 
     def mark_short_answer(self, question: str, scored: list[Scored], answer: Answer,
                           accept: float = 0.5) -> Answer:

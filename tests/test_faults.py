@@ -19,6 +19,7 @@ import pytest
 from bench.corpus import make_corpus, write_jsonl
 from core.records import unpack_vectors
 from core.store import KILL_AT
+from index.pipeline import GROUP_ARTICLES, WORKER_MIN_GROUPS
 from tests.conftest import ARTICLES, ROOT
 
 # The steps of one ingest, in order (index.pipeline and core.keyword name them).
@@ -143,9 +144,10 @@ def test_kill_while_the_model_runs_in_a_child_loses_nothing(tmp_path, embedder):
     from core.config import Settings
     from qa.engine import Engine
 
-    records, planted = make_corpus(250, seed=5)
+    # GROUP_ARTICLES a group; WORKER_MIN_GROUPS groups, the fewest that put the model in a child
+    records, planted = make_corpus(GROUP_ARTICLES * WORKER_MIN_GROUPS, seed=5)
     articles = tmp_path / "articles"
-    write_jsonl(records, articles, per_file=50)
+    write_jsonl(records, articles, per_file=GROUP_ARTICLES)
     env = dict(os.environ, QA_INDEX_DIR=str(tmp_path / "index"), QA_ARTICLES_DIR=str(articles))
     proc = subprocess.Popen([sys.executable, "-m", "index"], cwd=ROOT,
                             env=dict(env, **{KILL_AT: "group-written"}),
@@ -161,7 +163,8 @@ def test_kill_while_the_model_runs_in_a_child_loses_nothing(tmp_path, embedder):
                            capture_output=True, text=True, timeout=900)
     assert final.returncode == 0, final.stderr[-2000:]
     report = json.loads(final.stdout.strip().splitlines()[-1])
-    assert report["unchanged"] == 50 and report["added"] == len(records) - 50, report
+    assert report["unchanged"] == GROUP_ARTICLES, report  # the group stored before the kill
+    assert report["added"] == len(records) - GROUP_ARTICLES, report
 
     engine = Engine(Settings(articles_dir=str(articles), index_dir=str(tmp_path / "index")),
                     embedder=embedder, auto_index=False)

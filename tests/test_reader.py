@@ -184,6 +184,54 @@ def test_a_name_typed_without_its_accent_and_a_did_you_know_sentence_are_read(ma
     assert hours.citations[0].quote.startswith("Did you know that Hispanic viewers")
 
 
+def test_a_count_or_time_question_is_not_answered_by_a_sentence_without_one(make_engine,
+                                                                          tmp_path):
+    """"How many …?" needs a sentence with a figure in it and "When …?" one with a time: the
+    on-topic sentences here hold neither, and the reader alone accepted one of them."""
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    (articles / "cranes.txt").write_text(
+        "Harbour crane repairs\n\nPublished 2016-04-11\n\n"
+        "The port of Brest has reopened its harbour cranes after repairs. The repair of the "
+        "harbour cranes was paid for by the regional council. Dock workers welcomed the "
+        "return of the cranes.", encoding="utf-8")
+    (articles / "gullwatch.txt").write_text(
+        "Gullwatch app for coastal birds\n\nPublished 2016-04-11\n\n"
+        "The Gullwatch app lets beach visitors report sightings of injured seabirds to "
+        "volunteers. Downloads of the Gullwatch app have grown steadily since its launch. "
+        "Rescue centres use the app to plan their patrols along the coast.", encoding="utf-8")
+    engine = make_engine(articles)
+    engine.ingest()
+    for question in ("How much did the harbour crane repair cost?",  # before: the council
+                     "When was the Gullwatch app launched?",  # before: "since its launch"
+                     "When did the port of Brest reopen its cranes?"):  # "after repairs"
+        answer = engine.ask(question)
+        assert answer.abstained, f"{question} -> {answer.text}"
+    paid = engine.ask("Who paid for the repair of the harbour cranes?")
+    assert "regional council" in paid.text and not paid.abstained, paid.text
+
+
+def test_an_acronym_names_the_body_an_article_spells_out():
+    """Asked about "NOAA", an article that only writes "National Oceanic and Atmospheric
+    Administration" names it: before, the names rule found no article naming NOAA and the reply
+    abstained without reading it."""
+    import re
+
+    from qa.reading import acronyms, named_by, names_in
+
+    def words(text: str) -> set[str]:
+        found = re.findall(r"[\w'’-]+", text)
+        return {w.lower() for w in found} | acronyms(found)
+
+    spelled = words("The National Oceanic and Atmospheric Administration built a tornado alert "
+                    "service. The Department of Energy and the U.S. Department of Agriculture "
+                    "helped.")
+    for question in ("What did NOAA build?", "What did the DOE do?", "Did USDA help?"):
+        assert named_by(names_in(question), spelled), question
+    assert not named_by(names_in("What did NASA build?"), spelled)
+    assert not named_by({"noaa"}, words("The national weather service built an alert."))
+
+
 def test_names_a_question_holds_it_to_and_their_spellings():
     from qa.reading import named_by, names_in, names_in_lower_case
 
@@ -201,6 +249,7 @@ def test_names_a_question_holds_it_to_and_their_spellings():
     assert not named_by({"novgraselport"}, {"novgrakaport", "novulstad"})  # another place
     assert names_in("How many views did USAGov en Espanol get?") == {"usagov", "espanol"}
     assert named_by(names_in("Who leads Español?"), names_in("Who leads Espanol?"))  # accents
+    assert names_in("How many people downloaded the mPing app?") == {"mping"}  # mixed case
 
 
 def test_answering_mode_is_a_checked_setting():
