@@ -66,6 +66,12 @@ eval: setup
 		--articles eval_questions/corpus --index-dir build/index-eval_questions_corpus --compare --withhold
 	$(PY) -m qa.eval eval_questions/reader-seed-holdout-h.jsonl \
 		--articles articles --index-dir build/index-articles --compare --withhold
+	$(PY) -m qa.eval eval_questions/reader-news-holdout-i.jsonl \
+		--articles eval_questions/corpus --index-dir build/index-eval_questions_corpus --compare --withhold
+	$(PY) -m qa.eval eval_questions/reader-seed-holdout-i.jsonl \
+		--articles articles --index-dir build/index-articles --compare --withhold
+	$(PY) -m qa.eval eval_questions/reader-news-holdout-j.jsonl \
+		--articles eval_questions/corpus --index-dir build/index-eval_questions_corpus --compare --withhold
 
 # the reader's abstention threshold, set on the calibration questions only (writes its card)
 calibrate: setup
