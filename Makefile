@@ -34,44 +34,32 @@ test: lint
 test-fast: lint
 	$(PY) -m pytest -m "not e2e"
 
+# make eval's held-out runs: over the evaluation news corpus, or the seed articles
+ON_NEWS := --articles eval_questions/corpus --index-dir build/index-eval_questions_corpus \
+	--compare --withhold
+ON_SEED := --articles articles --index-dir build/index-articles --compare --withhold
+
 eval: setup
 	$(PY) -m qa.eval eval_questions/seed.jsonl eval_questions/conversations.jsonl --compare \
 		--report docs/eval-report.html
 	$(PY) -m qa.eval eval_questions/news.jsonl --articles tests/data/news.jsonl --compare
-	$(PY) -m qa.eval eval_questions/reader-seed-dev.jsonl eval_questions/reader-seed-holdout.jsonl \
-		--articles articles --index-dir build/index-articles --compare --withhold
-	$(PY) -m qa.eval eval_questions/reader-news-dev.jsonl eval_questions/reader-news-holdout.jsonl \
-		--articles eval_questions/corpus --index-dir build/index-eval_questions_corpus --compare --withhold
-	$(PY) -m qa.eval eval_questions/reader-seed-holdout-c.jsonl \
-		--articles articles --index-dir build/index-articles --compare --withhold
-	$(PY) -m qa.eval eval_questions/reader-news-holdout-c.jsonl \
-		--articles eval_questions/corpus --index-dir build/index-eval_questions_corpus --compare --withhold
-	$(PY) -m qa.eval eval_questions/reader-news-dev-b.jsonl eval_questions/reader-news-holdout-d.jsonl \
-		--articles eval_questions/corpus --index-dir build/index-eval_questions_corpus --compare --withhold
-	$(PY) -m qa.eval eval_questions/reader-seed-holdout-d.jsonl \
-		--articles articles --index-dir build/index-articles --compare --withhold
-	$(PY) -m qa.eval eval_questions/reader-news-holdout-e.jsonl \
-		--articles eval_questions/corpus --index-dir build/index-eval_questions_corpus --compare --withhold
-	$(PY) -m qa.eval eval_questions/reader-seed-holdout-e.jsonl \
-		--articles articles --index-dir build/index-articles --compare --withhold
-	$(PY) -m qa.eval eval_questions/reader-news-holdout-f.jsonl \
-		--articles eval_questions/corpus --index-dir build/index-eval_questions_corpus --compare --withhold
-	$(PY) -m qa.eval eval_questions/reader-seed-holdout-f.jsonl \
-		--articles articles --index-dir build/index-articles --compare --withhold
-	$(PY) -m qa.eval eval_questions/reader-news-holdout-g.jsonl \
-		--articles eval_questions/corpus --index-dir build/index-eval_questions_corpus --compare --withhold
-	$(PY) -m qa.eval eval_questions/reader-seed-holdout-g.jsonl \
-		--articles articles --index-dir build/index-articles --compare --withhold
-	$(PY) -m qa.eval eval_questions/reader-news-holdout-h.jsonl \
-		--articles eval_questions/corpus --index-dir build/index-eval_questions_corpus --compare --withhold
-	$(PY) -m qa.eval eval_questions/reader-seed-holdout-h.jsonl \
-		--articles articles --index-dir build/index-articles --compare --withhold
-	$(PY) -m qa.eval eval_questions/reader-news-holdout-i.jsonl \
-		--articles eval_questions/corpus --index-dir build/index-eval_questions_corpus --compare --withhold
-	$(PY) -m qa.eval eval_questions/reader-seed-holdout-i.jsonl \
-		--articles articles --index-dir build/index-articles --compare --withhold
-	$(PY) -m qa.eval eval_questions/reader-news-holdout-j.jsonl \
-		--articles eval_questions/corpus --index-dir build/index-eval_questions_corpus --compare --withhold
+	$(PY) -m qa.eval eval_questions/reader-seed-dev.jsonl eval_questions/reader-seed-holdout.jsonl $(ON_SEED)
+	$(PY) -m qa.eval eval_questions/reader-news-dev.jsonl eval_questions/reader-news-holdout.jsonl $(ON_NEWS)
+	$(PY) -m qa.eval eval_questions/reader-seed-holdout-c.jsonl $(ON_SEED)
+	$(PY) -m qa.eval eval_questions/reader-news-holdout-c.jsonl $(ON_NEWS)
+	$(PY) -m qa.eval eval_questions/reader-news-dev-b.jsonl eval_questions/reader-news-holdout-d.jsonl $(ON_NEWS)
+	$(PY) -m qa.eval eval_questions/reader-seed-holdout-d.jsonl $(ON_SEED)
+	$(PY) -m qa.eval eval_questions/reader-news-holdout-e.jsonl $(ON_NEWS)
+	$(PY) -m qa.eval eval_questions/reader-seed-holdout-e.jsonl $(ON_SEED)
+	$(PY) -m qa.eval eval_questions/reader-news-holdout-f.jsonl $(ON_NEWS)
+	$(PY) -m qa.eval eval_questions/reader-seed-holdout-f.jsonl $(ON_SEED)
+	$(PY) -m qa.eval eval_questions/reader-news-holdout-g.jsonl $(ON_NEWS)
+	$(PY) -m qa.eval eval_questions/reader-seed-holdout-g.jsonl $(ON_SEED)
+	$(PY) -m qa.eval eval_questions/reader-news-holdout-h.jsonl $(ON_NEWS)
+	$(PY) -m qa.eval eval_questions/reader-seed-holdout-h.jsonl $(ON_SEED)
+	$(PY) -m qa.eval eval_questions/reader-news-holdout-i.jsonl $(ON_NEWS)
+	$(PY) -m qa.eval eval_questions/reader-seed-holdout-i.jsonl $(ON_SEED)
+	$(PY) -m qa.eval eval_questions/reader-news-holdout-j.jsonl $(ON_NEWS)
 
 # the reader's abstention threshold, set on the calibration questions only (writes its card)
 calibrate: setup

@@ -33,12 +33,13 @@ _HAS = {
 }
 
 
+def _first(kinds: list[tuple[str, re.Pattern]], question: str) -> str | None:
+    return next((kind for kind, pattern in kinds if pattern.search(question)), None)
+
+
 def wanted(question: str) -> str | None:
     """The answer type a question asks for, or None when it asks for none in particular."""
-    for kind, pattern in _WANTS:
-        if pattern.search(question):
-            return kind
-    return None
+    return _first(_WANTS, question)
 
 
 def holds(kind: str | None, sentence: str) -> bool:
@@ -84,10 +85,7 @@ _GIVES = {
 
 def asked(question: str) -> str | None:
     """"number" or "time" when the question's opening wh-phrase asks for one, else None."""
-    for kind, pattern in _ASKS:
-        if pattern.search(question):
-            return kind
-    return None
+    return _first(_ASKS, question)
 
 
 def can_answer(kind: str | None, sentence: str) -> bool:

@@ -228,7 +228,10 @@ class ReaderComposer:
         def names_it(s: Scored) -> bool:
             aid = s.evidence.article_id
             if aid not in naming:
-                naming[aid] = named_by(names, self._article_words(s, scored))
+                words = self._article_words(s, scored)
+                plain = {_bare(w) for w in words}
+                # the acronyms its phrases go by only when a name is not among its words
+                naming[aid] = named_by(names, plain) or named_by(names, plain | acronyms(words))
             return naming[aid]
 
         if names:
@@ -261,7 +264,7 @@ class ReaderComposer:
         return reads
 
     @staticmethod
-    def _article_words(s: Scored, scored: list[Scored]) -> set[str]:
+    def _article_words(s: Scored, scored: list[Scored]) -> list[str]:
         """The words of what was retrieved of the candidate's article: its title, its sentences
         among the candidates and their neighbours."""
         aid = s.evidence.article_id
@@ -270,8 +273,7 @@ class ReaderComposer:
             e = o.evidence
             if e.article_id == aid:
                 texts += [e.text] + [n.text for n in (e.prev, e.next) if n]
-        words = re.findall(r"[\w'’-]+", " ".join(texts))
-        return {_bare(w) for w in words} | acronyms(words)
+        return re.findall(r"[\w'’-]+", " ".join(texts))
 
     def mark_short_answer(self, question: str, scored: list[Scored], answer: Answer,
                           accept: float = 0.5) -> Answer:
