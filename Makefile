@@ -60,6 +60,8 @@ eval: setup
 	$(PY) -m qa.eval eval_questions/reader-news-holdout-i.jsonl $(ON_NEWS)
 	$(PY) -m qa.eval eval_questions/reader-seed-holdout-i.jsonl $(ON_SEED)
 	$(PY) -m qa.eval eval_questions/reader-news-holdout-j.jsonl $(ON_NEWS)
+	$(PY) -m qa.eval eval_questions/reader-news-holdout-k.jsonl $(ON_NEWS)
+	$(PY) -m qa.eval eval_questions/reader-seed-holdout-k.jsonl $(ON_SEED)
 
 # the reader's abstention threshold, set on the calibration questions only (writes its card)
 calibrate: setup

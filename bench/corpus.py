@@ -55,11 +55,13 @@ def town_names(n: int, rng: random.Random) -> list[str]:
     return sorted(names, key=lambda _: rng.random())
 
 
-def make_corpus(n: int, seed: int = 7) -> tuple[list[dict], list[Planted]]:
+def make_corpus(n: int, seed: int = 7, filler: tuple[int, int] = (9, 14)
+                ) -> tuple[list[dict], list[Planted]]:
     """n article records (id, title, text, url, published, source) and one planted question
-    for each."""
+    for each; each article holds its three facts among `filler` (fewest, most) background
+    sentences."""
     rng = random.Random(seed)
-    filler = _filler()
+    background = _filler()
     towns = town_names(n, rng)
     start = date(2024, 1, 1)
     records, planted = [], []
@@ -76,7 +78,7 @@ def make_corpus(n: int, seed: int = 7) -> tuple[list[dict], list[Planted]]:
             f"{person}, who leads the project, said construction would cost {cost} million "
             f"euros.",
         ]
-        body = rng.sample(filler, k=min(len(filler), rng.randint(9, 14)))
+        body = rng.sample(background, k=min(len(background), rng.randint(*filler)))
         for j, fact in enumerate(facts):
             body.insert(min(len(body), 2 + 3 * j + rng.randint(0, 2)), fact)
         paragraphs = [" ".join(body[k:k + 3]) for k in range(0, len(body), 3)]

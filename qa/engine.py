@@ -85,7 +85,7 @@ class Engine:
     """Answers questions from one index. Collaborators may be passed in; otherwise they are
     made from the settings. An empty index is built from the articles folder on first use."""
 
-    REFRESH_EVERY = 1.0  # seconds between checks for a newer index revision (one cheap read)
+    REFRESH_EVERY = 0.25  # seconds between checks for a newer index revision (one cheap read)
 
     def __init__(self, settings: Settings | None = None, *,
                  embedder: SentenceEmbedder | None = None, store: Store | None = None,

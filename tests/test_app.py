@@ -320,13 +320,15 @@ def test_auth_in_the_working_folders_env_file_locks_the_page(tmp_path, seed_engi
 
 
 def _settled(page) -> None:
-    """Wait until no request is under way and gradio shows nothing as pending (its pending
-    outputs are drawn translucent, which axe would measure)."""
+    """Wait until the page has loaded and gradio shows nothing as pending (its pending
+    outputs are drawn translucent, which axe would measure). Not "networkidle": gradio can
+    keep a request open past it, which timed the wait out now and then."""
     from playwright.sync_api import expect
 
-    page.wait_for_load_state("networkidle")
+    page.wait_for_load_state("load")
     expect(page.locator(".pending, .generating")).to_have_count(0, timeout=30_000)
-    page.wait_for_timeout(300)
+    page.wait_for_timeout(500)
+    expect(page.locator(".pending, .generating")).to_have_count(0, timeout=30_000)
 
 
 def _tab_to(page, target, presses: int = 30) -> None:

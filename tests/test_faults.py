@@ -145,7 +145,7 @@ def test_kill_while_the_model_runs_in_a_child_loses_nothing(tmp_path, embedder):
     from qa.engine import Engine
 
     # GROUP_ARTICLES a group; WORKER_MIN_GROUPS groups, the fewest that put the model in a child
-    records, planted = make_corpus(GROUP_ARTICLES * WORKER_MIN_GROUPS, seed=5)
+    records, planted = make_corpus(GROUP_ARTICLES * WORKER_MIN_GROUPS, seed=5, filler=(2, 3))
     articles = tmp_path / "articles"
     write_jsonl(records, articles, per_file=GROUP_ARTICLES)
     env = dict(os.environ, QA_INDEX_DIR=str(tmp_path / "index"), QA_ARTICLES_DIR=str(articles))
@@ -169,5 +169,6 @@ def test_kill_while_the_model_runs_in_a_child_loses_nothing(tmp_path, embedder):
     engine = Engine(Settings(articles_dir=str(articles), index_dir=str(tmp_path / "index")),
                     embedder=embedder, auto_index=False)
     check_consistent(engine, len(records))
-    right = sum(p.answer in engine.ask(p.question).text for p in planted)
-    assert right == len(planted)
+    asked = planted[::5]  # every group's articles, stored before the kill and after it
+    right = sum(p.answer in engine.ask(p.question).text for p in asked)
+    assert right == len(asked)
