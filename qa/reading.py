@@ -189,14 +189,16 @@ class Read:
 class ReaderComposer:
     """Re-scores the hand-ranked candidates with the reader and composes the reply."""
 
-    def __init__(self, reader: Reader, answerer: Answerer, *, candidates: int = 24,
-                 step: int = 8, sure: float = 0.9, second_within: float = 0.25,
-                 max_citations: int = 2):
+    def __init__(self, reader: Reader, answerer: Answerer, *, candidates: int = 16,
+                 step: int = 2, sure: float = 0.9, others: int = 8,
+                 second_within: float = 0.25, max_citations: int = 2):
         self.reader = reader
         self.answerer = answerer
         self.candidates = candidates
         self.step = step  # candidates read at a time, best hand-ranked first
-        self.sure = sure  # reading stops once a sentence answers with this probability
+        self.sure = sure  # reading stops once a sentence answers with this probability,
+        self.others = others  # once the other articles' among this many best are read too
+        # (a second source comes from another story)
         self.second_within = second_within
         self.max_citations = max_citations
 
@@ -251,17 +253,30 @@ class ReaderComposer:
         reads: list[Read] = []
         for at in range(0, len(pool), self.step):
             part = pool[at:at + self.step]
-            batch = [inputs(s) for s in part]
-            readings = self.reader.read(question, batch)
-            if context and context != question:
-                for k, r in enumerate(self.reader.read(context, batch)):
-                    if r.p_answer > readings[k].p_answer:
-                        readings[k] = r
-            reads += [Read(s, r) for s, r in zip(part, readings, strict=True)]
-            if max(r.p for r in reads) >= self.sure:
-                break  # a sure answer: the weaker-ranked rest need not be read
+            reads += self._read(question, context, part, inputs)
+            sure = max(reads, key=lambda x: x.p)
+            if sure.p >= self.sure:
+                # a sure answer: the weaker-ranked rest need not be read, but for the best
+                # ranked of other articles, which may be a second source or a better answer
+                rest = [s for s in pool[at + self.step:self.others]
+                        if s.evidence.article_id != sure.evidence.article_id]
+                if rest:
+                    reads += self._read(question, context, rest, inputs)
+                break
         reads.sort(key=lambda x: x.score, reverse=True)
         return reads
+
+    def _read(self, question: str, context: str | None, part: list[Scored],
+              inputs: Callable[[Scored], tuple[str, str, str, str]]) -> list[Read]:
+        """The reader's reading of each candidate; a follow-up's is the likelier of the
+        question as asked and with the conversation's context."""
+        batch = [inputs(s) for s in part]
+        readings = self.reader.read(question, batch)
+        if context and context != question:
+            for k, r in enumerate(self.reader.read(context, batch)):
+                if r.p_answer > readings[k].p_answer:
+                    readings[k] = r
+        return [Read(s, r) for s, r in zip(part, readings, strict=True)]
 
     @staticmethod
     def _article_words(s: Scored, scored: list[Scored]) -> list[str]:
