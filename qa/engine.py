@@ -18,6 +18,7 @@ from core.dates import day_number
 from core.embeddings import SentenceEmbedder
 from core.errors import ArticlesNotFound, InvalidQuestion
 from core.keyword import KeywordIndex, cache_dir_for
+from core.sentence_model import model_label
 from core.store import Store
 from qa.answering import Answerer, Weights, clip_quotes
 from qa.conversation import contextualize, validate_history
@@ -93,8 +94,12 @@ class Engine:
                  reader: Reader | None = None):
         self.settings = settings or Settings.from_env()
         self.reader = reader or load_reader()
+        # the store first, by the model's label: an index it cannot read is reported before
+        # seconds go into loading the model
+        label = (embedder.model_label if embedder is not None else
+                 model_label(self.settings.embed_model, self.settings.embed_backend))
+        self.store = store or Store.open(self.settings, label)
         self.embedder = embedder or SentenceEmbedder.from_settings(self.settings)
-        self.store = store or Store.open(self.settings, self.embedder.model_label)
         self.weights = weights or Weights()
         self.top_k = top_k
         self._lock = threading.Lock()  # guards only the swap of the snapshot and the checks

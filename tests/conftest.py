@@ -40,6 +40,15 @@ def seed_engine(tmp_path_factory, embedder):
     return Engine(settings, embedder=embedder)
 
 
+@pytest.fixture(scope="session")
+def seed_evaluation(seed_engine):
+    """`eval_questions/seed.jsonl` asked once a session over the seed engine: evaluate()'s
+    metrics and rows, shared by the tests that check or compare with them."""
+    from qa.eval import DEFAULT_FILE, evaluate, load_cases
+
+    return evaluate(seed_engine, load_cases(DEFAULT_FILE))
+
+
 @pytest.fixture
 def make_engine(tmp_path, embedder):
     """A factory for engines over a fresh, empty index (auto-index off unless asked)."""

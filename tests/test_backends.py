@@ -26,12 +26,12 @@ def int8_engine(tmp_path_factory):
     return Engine(settings)
 
 
-def test_int8_backend_answers_the_seed_questions_as_well_as_torch(int8_engine, seed_engine):
+def test_int8_backend_answers_the_seed_questions_as_well_as_torch(int8_engine, seed_evaluation):
     from qa.eval import DEFAULT_FILE, evaluate, load_cases
 
     cases = load_cases(DEFAULT_FILE)
     int8 = evaluate(int8_engine, cases)["metrics"]
-    torch = evaluate(seed_engine, cases)["metrics"]
+    torch = seed_evaluation["metrics"]
     assert int8["hit@5"] == torch["hit@5"]
     assert int8["answer_accuracy"] >= 0.95 and int8["abstention_recall"] == 1.0
     answer = int8_engine.ask("Where will the Ukraine support command be based?")

@@ -56,14 +56,14 @@ def _server_engine(url, tmp_path, name, embedder, articles, auto_index=True):
 
 
 def test_server_mode_answers_the_seed_set_exactly_as_embedded(chroma_url, tmp_path, embedder,
-                                                               seed_engine):
+                                                               seed_engine, seed_evaluation):
     articles = tmp_path / "articles"
     shutil.copytree(ARTICLES, articles)
     server = _server_engine(chroma_url, tmp_path, "a", embedder, articles)
     assert server.store.chunks.count() == seed_engine.store.chunks.count()
     cases = load_cases(DEFAULT_FILE)
     on_server = evaluate(server, cases)["rows"]
-    embedded = evaluate(seed_engine, cases)["rows"]
+    embedded = seed_evaluation["rows"]
     for s, e in zip(on_server, embedded, strict=True):
         assert (s["reply"], s["cited"], s["abstained"]) == (e["reply"], e["cited"],
                                                             e["abstained"]), s["question"]
