@@ -196,9 +196,11 @@ class ReaderComposer:
         self.answerer = answerer
         self.candidates = candidates
         self.step = step  # candidates read at a time, best hand-ranked first
-        self.sure = sure  # reading stops once a sentence answers with this probability,
-        self.others = others  # once the other articles' among this many best are read too
-        # (a second source comes from another story)
+        # reading stops once a sentence answers with probability `sure` and the other
+        # articles' candidates among the best `others` are read too (a second source comes
+        # from another story)
+        self.sure = sure
+        self.others = others
         self.second_within = second_within
         self.max_citations = max_citations
 
