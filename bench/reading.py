@@ -19,11 +19,10 @@ import json
 from pathlib import Path
 
 from qa.calibrate import index_dir_for
-from qa.eval import _temporary_engine, evaluate, load_cases, percentile
+from qa.eval import WARM_UP, _temporary_engine, evaluate, load_cases, percentile
 from qa.reading import ReaderComposer
 
 OUT = Path(__file__).resolve().parent / "out"
-WARM_UP = "warm-up question about NATO"  # what qa.eval.evaluate asks first
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -122,13 +122,16 @@ def withheld(engine, withholding: Withholding, article_ids: list[str]):
         engine._swap(snap)
 
 
+WARM_UP = "warm-up question about NATO"  # asked first by evaluate(), not measured
+
+
 def evaluate(engine, cases: list[Case], system=None, withhold: bool = False) -> dict:
     """Run every case through a system (default: the engine itself; or a baseline over the
     engine's index); return the metrics and one row per case. With `withhold`, each answerable
     case is asked again without the articles that answer it (see the module's docstring)."""
     system = system or engine
     withholding = Withholding(engine) if withhold else None
-    system.trace("warm-up question about NATO")  # load caches, first-call costs
+    system.trace(WARM_UP)  # load caches, first-call costs
     rows, latencies, embed_latencies = [], [], []
     texts: dict[str, str] = {}
     for c in cases:

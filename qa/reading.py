@@ -159,6 +159,12 @@ def acronyms(words: list[str]) -> set[str]:
     return {a for a in out if len(a) >= 3}
 
 
+def reader_input(e: Evidence) -> tuple[str, str, str, str]:
+    """What the reader reads of a candidate: its sentence, title and neighbours."""
+    return (e.text, e.meta.get("title", ""), e.prev.text if e.prev else "",
+            e.next.text if e.next else "")
+
+
 @dataclass
 class Read:
     scored: Scored
@@ -247,15 +253,10 @@ class ReaderComposer:
         if not pool:
             return []
 
-        def inputs(s: Scored) -> tuple[str, str, str, str]:
-            e = s.evidence
-            return (e.text, e.meta.get("title", ""), e.prev.text if e.prev else "",
-                    e.next.text if e.next else "")
-
         reads: list[Read] = []
         for at in range(0, len(pool), self.step):
             part = pool[at:at + self.step]
-            reads += self._read(question, context, part, inputs)
+            reads += self._read(question, context, part)
             sure = max(reads, key=lambda x: x.p)
             if sure.p >= self.sure:
                 # a sure answer: the weaker-ranked rest need not be read, but for the best
@@ -263,16 +264,15 @@ class ReaderComposer:
                 rest = [s for s in pool[at + self.step:self.others]
                         if s.evidence.article_id != sure.evidence.article_id]
                 if rest:
-                    reads += self._read(question, context, rest, inputs)
+                    reads += self._read(question, context, rest)
                 break
         reads.sort(key=lambda x: x.score, reverse=True)
         return reads
 
-    def _read(self, question: str, context: str | None, part: list[Scored],
-              inputs: Callable[[Scored], tuple[str, str, str, str]]) -> list[Read]:
+    def _read(self, question: str, context: str | None, part: list[Scored]) -> list[Read]:
         """The reader's reading of each candidate; a follow-up's is the likelier of the
         question as asked and with the conversation's context."""
-        batch = [inputs(s) for s in part]
+        batch = [reader_input(s.evidence) for s in part]
         readings = self.reader.read(question, batch)
         if context and context != question:
             for k, r in enumerate(self.reader.read(context, batch)):
@@ -303,9 +303,7 @@ class ReaderComposer:
         at = first.quote.find(best.text)
         if at < 0 or first.article_id != best.article_id:
             return answer
-        (r,) = self.reader.read(question, [(best.text, best.meta.get("title", ""),
-                                            best.prev.text if best.prev else "",
-                                            best.next.text if best.next else "")])
+        (r,) = self.reader.read(question, [reader_input(best)])
         if r.p_answer < accept or not r.has_span:
             return answer
         marked = replace(first, answer_start=at + r.start, answer_end=at + r.end)
